@@ -1,0 +1,32 @@
+import type { Db } from '../db/database.js';
+import { AuthService } from './auth.js';
+import { DeploymentService } from './deployments.js';
+import { HookService } from './hooks.js';
+import { OrganizationService } from './organizations.js';
+import { ServiceCatalog } from './services.js';
+
+/** Every domain service, wired once per app and handed to GraphQL and the hook route alike. */
+export interface DomainServices {
+  auth: AuthService;
+  organizations: OrganizationService;
+  catalog: ServiceCatalog;
+  hooks: HookService;
+  deployments: DeploymentService;
+}
+
+export interface DomainServicesProps {
+  db: Db;
+  publicUrl: string;
+  onDeploymentQueued?: (deploymentId: string) => void;
+}
+
+export function createDomainServices(props: DomainServicesProps): DomainServices {
+  const { db } = props;
+  return {
+    auth: new AuthService({ db }),
+    organizations: new OrganizationService({ db }),
+    catalog: new ServiceCatalog({ db }),
+    hooks: new HookService({ db, publicUrl: props.publicUrl }),
+    deployments: new DeploymentService({ db, onQueued: props.onDeploymentQueued }),
+  };
+}

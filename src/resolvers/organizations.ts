@@ -1,0 +1,126 @@
+import { sql } from 'kysely';
+import type { Db, DbExecutor } from '../db/database.js';
+import type { Role } from '../db/tables/api-tokens.js';
+import { requirePlatformAdmin, requireRole, type Viewer } from './auth.js';
+import { InvalidInputError } from './errors.js';
+import { toApiToken, toOrganization, type ApiToken, type Organization } from './models.js';
+import { API_TOKEN_PREFIX, displayPrefix, generateToken, hashToken, newId } from './tokens.js';
+import { parseName } from './validation.js';
+
+const DEFAULT_ORGANIZATION_NAME = 'Default';
+const ROLES: readonly Role[] = ['ADMIN', 'MEMBER', 'VIEWER'];
+
+export class OrganizationService {
+  constructor(private readonly props: { db: Db }) {}
+
+  async getOrganization(viewer: Viewer): Promise<Organization> {
+    const row = await this.props.db
+      .selectFrom('organizations')
+      .selectAll()
+      .where('id', '=', viewer.organizationId)
+      .executeTakeFirstOrThrow();
+    return toOrganization(row);
+  }
+
+  /** Platform administrator only: a new organization and the first ADMIN token for it (shown once). */
+  async createOrganization(viewer: Viewer, input: { name: string }): Promise<{ organization: Organization; adminToken: string }> {
+    requirePlatformAdmin(viewer);
+    const name = parseName(input.name);
+    return this.props.db.transaction().execute(async (tx) => {
+      const org = await tx.insertInto('organizations').values({ id: newId('org'), name }).returningAll().executeTakeFirstOrThrow();
+      const adminToken = generateToken(API_TOKEN_PREFIX);
+      await tx
+        .insertInto('api_tokens')
+        .values({
+          id: newId('tok'),
+          organization_id: org.id,
+          name: `${name} admin`,
+          role: 'ADMIN',
+          token_hash: hashToken(adminToken),
+          token_prefix: displayPrefix(adminToken),
+        })
+        .execute();
+      return { organization: toOrganization(org), adminToken };
+    });
+  }
+
+  /** ADMIN only: a token for the viewer's own organization (shown once). */
+  async createApiToken(viewer: Viewer, input: { name: string; role: Role }): Promise<{ apiToken: ApiToken; token: string }> {
+    requireRole(viewer, 'ADMIN');
+    const name = parseName(input.name);
+    if (!ROLES.includes(input.role)) throw new InvalidInputError('role', 'role must be ADMIN, MEMBER or VIEWER');
+    const token = generateToken(API_TOKEN_PREFIX);
+    const row = await this.props.db
+      .insertInto('api_tokens')
+      .values({
+        id: newId('tok'),
+        organization_id: viewer.organizationId,
+        name,
+        role: input.role,
+        token_hash: hashToken(token),
+        token_prefix: displayPrefix(token),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return { apiToken: toApiToken(row), token };
+  }
+
+  async getApiToken(viewer: Viewer, id: string): Promise<ApiToken | null> {
+    const row = await this.props.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('id', '=', id)
+      .where('organization_id', '=', viewer.organizationId)
+      .executeTakeFirst();
+    return row ? toApiToken(row) : null;
+  }
+
+  /**
+   * Makes sure the default organization and a platform-admin token exist. With `token` given, that
+   * exact value becomes valid; without, one is generated when no platform admin exists yet and
+   * returned so it can be printed once. Safe when several replicas start at once.
+   */
+  async ensureBootstrapAdmin(token?: string): Promise<{ generatedToken: string | null }> {
+    return this.props.db.transaction().execute(async (tx) => {
+      // Serialise concurrent bootstraps across replicas for the length of this transaction.
+      await sql`select pg_advisory_xact_lock(7242001)`.execute(tx);
+      let org = await tx.selectFrom('organizations').select('id').orderBy('created_at').limit(1).executeTakeFirst();
+      org ??= await tx
+        .insertInto('organizations')
+        .values({ id: newId('org'), name: DEFAULT_ORGANIZATION_NAME })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+
+      if (token) {
+        const hash = hashToken(token);
+        const updated = await tx
+          .updateTable('api_tokens')
+          .set({ revoked_at: null, role: 'ADMIN', platform_admin: true })
+          .where('token_hash', '=', hash)
+          .executeTakeFirst();
+        if (updated.numUpdatedRows === 0n) await insertPlatformAdmin(tx, org.id, token);
+        return { generatedToken: null };
+      }
+      const admin = await tx.selectFrom('api_tokens').select('id').where('platform_admin', '=', true).limit(1).executeTakeFirst();
+      if (admin) return { generatedToken: null };
+      const generated = generateToken(API_TOKEN_PREFIX);
+      await insertPlatformAdmin(tx, org.id, generated);
+      return { generatedToken: generated };
+    });
+  }
+}
+
+async function insertPlatformAdmin(tx: DbExecutor, organizationId: string, token: string): Promise<void> {
+  await tx
+    .insertInto('api_tokens')
+    .values({
+      id: newId('tok'),
+      organization_id: organizationId,
+      name: 'bootstrap admin',
+      role: 'ADMIN',
+      platform_admin: true,
+      token_hash: hashToken(token),
+      token_prefix: displayPrefix(token),
+    })
+    .execute();
+}
