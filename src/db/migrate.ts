@@ -1,19 +1,12 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { FileMigrationProvider, Migrator, type Kysely } from 'kysely';
-
-const migrationFolder = fileURLToPath(new URL('../../migrations/', import.meta.url));
+import { Migrator, type Kysely } from 'kysely';
+import { migrations } from '../../migrations/index.js';
 
 /**
  * Runs every pending migration. Kysely's PostgreSQL adapter takes a transaction-level advisory
  * lock around the run, so replicas starting at once run each migration exactly once.
  */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({
-    db,
-    provider: new FileMigrationProvider({ fs, path, migrationFolder }),
-  });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
