@@ -1,9 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 import { sql } from 'kysely';
 import type { AppConfig } from './config.js';
 import type { Db } from './db/database.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.js';
+import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createDatabase } from './db/pool.js';
 import { createGraphQLHandler } from './http/graphql.js';
@@ -11,6 +12,10 @@ import { sendHealth, sendReadiness, type ReadinessCheck } from './http/health.js
 import { HookRoute, matchHookPath } from './http/hook-route.js';
 import { AbuseLimits } from './http/rate-limits.js';
 import { sendJson } from './http/respond.js';
+import { DeploymentDispatcher } from './k8s/dispatcher.js';
+import { KubePipelineRunClient } from './k8s/kube-client.js';
+import { startLocalCluster, type LocalCluster } from './k8s/local-cluster/index.js';
+import { PipelineRunWatcher } from './k8s/watcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { createDomainServices, type DomainServices } from './resolvers/index.js';
 import { buildSchema } from './schema/index.js';
@@ -22,26 +27,44 @@ export interface App {
   publicUrl: string;
   /** Set when no platform administrator existed and none was configured: print it once. */
   generatedAdminToken: string | null;
+  /** The embedded cluster when no KUBECONFIG was given (tests reach its fault injection here). */
+  localCluster: LocalCluster | null;
   db: Db;
   services: DomainServices;
+  dispatcher: DeploymentDispatcher;
+  watcher: PipelineRunWatcher;
   /** Drains: stops accepting, lets in-flight requests finish, then closes everything it opened. */
   stop(): Promise<void>;
 }
 
-export interface BuildAppProps {
+/** Timings tests shorten; production uses the defaults of each component. */
+export interface AppTuning {
+  simulationStepMs?: number;
+  dispatchPollMs?: number;
+  dispatchGiveUpAfterMs?: number;
+  watchTimeoutSeconds?: number;
+  watchSilenceTimeoutMs?: number;
+  watchConnectTimeoutMs?: number;
+  watchMaxBackoffMs?: number;
+  drainTimeoutMs?: number;
+}
+
+export interface StartAppProps {
   config: AppConfig;
   log?: Logger;
-  /** How long stop() waits for in-flight requests before closing their connections. */
-  drainTimeoutMs?: number;
+  tuning?: AppTuning;
 }
 
 /**
  * Starts the whole product: the database (embedded unless DATABASE_URL), migrations, the bootstrap
- * admin, and the HTTP server with GraphQL, the hook route and health endpoints.
+ * admin, Kubernetes (the local cluster unless KUBECONFIG or in a pod), the dispatcher and the
+ * PipelineRun watch, then the HTTP server with GraphQL, the hook route and health endpoints.
  */
-export async function startApp(props: BuildAppProps): Promise<App> {
+export async function startApp(props: StartAppProps): Promise<App> {
   const { config } = props;
+  const tuning = props.tuning ?? {};
   const log = props.log ?? createLogger();
+  // Everything started is stopped in reverse order, on stop() or when start-up fails half way.
   const cleanup: Array<() => Promise<void>> = [];
   const runCleanup = async () => {
     for (const step of cleanup.reverse()) {
@@ -50,37 +73,89 @@ export async function startApp(props: BuildAppProps): Promise<App> {
   };
 
   try {
-    let embedded: EmbeddedPostgres | null = null;
-    if (!config.databaseUrl) {
-      embedded = await startEmbeddedPostgres(config.dataDir);
-      cleanup.push(() => embedded!.stop());
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const embedded = await startEmbeddedPostgres(config.dataDir);
+      cleanup.push(() => embedded.stop());
+      databaseUrl = embedded.connectionString;
     }
-    const { db } = createDatabase({ connectionString: config.databaseUrl ?? embedded!.connectionString });
+    const { db } = createDatabase({ connectionString: databaseUrl });
     cleanup.push(() => db.destroy());
     await migrateToLatest(db);
 
+    const kubeConfig = new KubeConfig();
+    let localCluster: LocalCluster | null = null;
+    if (config.kubeconfig) {
+      kubeConfig.loadFromFile(config.kubeconfig);
+    } else if (config.inCluster) {
+      kubeConfig.loadFromCluster();
+    } else {
+      localCluster = await startLocalCluster({
+        dataDir: config.dataDir,
+        tekton: config.localTekton,
+        simulation: { stepMs: tuning.simulationStepMs },
+      });
+      cleanup.push(() => localCluster!.stop());
+      kubeConfig.loadFromFile(localCluster.kubeconfigPath);
+    }
+    const pipelineRuns = new KubePipelineRunClient({ kubeConfig, namespace: config.buildNamespace });
+
+    // The port is known only once listening (PORT=0), and hook URLs are built from it.
     const server = http.createServer();
+    let handler: http.RequestListener = (_req, res) => sendJson(res, 503, { error: 'starting' }, { 'retry-after': '1' });
+    server.on('request', (req, res) => handler(req, res));
     server.listen(config.port, config.host);
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', reject);
     });
-    cleanup.push(() => new Promise((resolve) => server.close(() => resolve())));
+    const closeServer = () => new Promise<void>((resolve) => server.close(() => resolve()));
+    cleanup.push(closeServer);
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     const publicUrl = config.publicUrl ?? url;
 
-    const services = createDomainServices({ db, publicUrl });
+    let dispatcher: DeploymentDispatcher | null = null;
+    const services = createDomainServices({ db, publicUrl, pipelineRuns, onDeploymentQueued: () => dispatcher?.wake() });
     const { generatedToken } = await services.organizations.ensureBootstrapAdmin(config.bootstrapAdminToken ?? undefined);
+
+    dispatcher = new DeploymentDispatcher({
+      db,
+      deployments: services.deployments,
+      pipelineRuns,
+      namespace: config.buildNamespace,
+      imageRegistry: config.imageRegistry,
+      log,
+      pollIntervalMs: tuning.dispatchPollMs,
+      giveUpAfterMs: tuning.dispatchGiveUpAfterMs,
+    });
+    dispatcher.start();
+    cleanup.push(() => dispatcher!.stop());
+
+    const watcher = new PipelineRunWatcher({
+      kubeConfig,
+      namespace: config.buildNamespace,
+      db,
+      deployments: services.deployments,
+      pipelineRuns,
+      log,
+      watchTimeoutSeconds: tuning.watchTimeoutSeconds,
+      silenceTimeoutMs: tuning.watchSilenceTimeoutMs,
+      connectTimeoutMs: tuning.watchConnectTimeoutMs,
+      maxBackoffMs: tuning.watchMaxBackoffMs,
+    });
+    watcher.start();
+    cleanup.push(() => watcher.stop());
 
     const limits = new AbuseLimits({ hookRateLimit: config.hookRateLimit, authFailureLimit: config.authFailureLimit });
     const yoga = createGraphQLHandler({ schema: buildSchema(), services, limits, log });
     const hookRoute = new HookRoute({ services, limits, publicUrl, log });
     const readiness: ReadinessCheck[] = [
       { name: 'database', check: async () => (await sql`select 1`.execute(db), true) },
+      { name: 'pipelineRunWatch', check: () => watcher.isSynced() },
     ];
 
-    server.on('request', (req, res) => {
+    handler = (req, res) => {
       let url: URL;
       try {
         if (!req.url?.startsWith('/')) throw new TypeError('not an origin-form request target');
@@ -95,31 +170,33 @@ export async function startApp(props: BuildAppProps): Promise<App> {
       if (url.pathname === '/healthz') return sendHealth(res);
       if (url.pathname === '/readyz') return void sendReadiness(res, readiness);
       sendJson(res, 404, { error: 'not found' });
-    });
+    };
     server.on('clientError', (_error, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
     });
 
-    // Draining: refuse new connections, let in-flight requests finish, then cut what is left.
-    const drainTimeoutMs = props.drainTimeoutMs ?? 10_000;
-    const drain = async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Draining comes first on stop: refuse new connections, let in-flight requests finish, then
+    // cut what is left; only then do the watch, the dispatcher and the database close.
+    cleanup.splice(cleanup.indexOf(closeServer), 1);
+    cleanup.push(async () => {
+      const closed = closeServer();
       server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
+      const timer = setTimeout(() => server.closeAllConnections(), tuning.drainTimeoutMs ?? 10_000);
       await closed;
       clearTimeout(timer);
-    };
-    cleanup.pop(); // server.close is part of drain
-    cleanup.push(drain);
+    });
 
     let stopping: Promise<void> | null = null;
     return {
       url,
       publicUrl,
       generatedAdminToken: generatedToken,
+      localCluster,
       db,
       services,
+      dispatcher,
+      watcher,
       stop: () => (stopping ??= runCleanup()),
     };
   } catch (error) {

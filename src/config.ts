@@ -19,6 +19,8 @@ export interface AppConfig {
   /** Failed authentications per client address per minute; 0 turns the limit off. */
   authFailureLimit: number;
   localTekton: 'simulate' | 'off';
+  /** Registry the build pushes to: images are `IMAGE_REGISTRY/<org namespace>/<service>:<deployment>`. */
+  imageRegistry: string;
 }
 
 export class ConfigError extends Error {}
@@ -63,5 +65,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     hookRateLimit: integer(env, 'HOOK_RATE_LIMIT', 60, 0, 1_000_000),
     authFailureLimit: integer(env, 'AUTH_FAILURE_LIMIT', 30, 0, 1_000_000),
     localTekton,
+    imageRegistry: env.IMAGE_REGISTRY || 'registry.stackblaze.local',
   };
 }

@@ -1,7 +1,14 @@
+import { sql } from 'kysely';
 import type { Db, DbExecutor } from '../db/database.js';
+import { DEPLOYMENT_STATUSES, isTerminal, type DeploymentStatus } from '../db/tables/deployments.js';
+import { describeKubeError, isTransient, type PipelineRunClient } from '../k8s/kube-client.js';
+import { readBuildLogs } from '../k8s/logs.js';
+import type { MappedStatus } from '../k8s/status-mapping.js';
 import { requireRole, type Viewer } from './auth.js';
-import { NotFoundError } from './errors.js';
+import { NotFoundError, UnavailableError } from './errors.js';
 import type { HookCaller } from './hooks.js';
+import type { Selectable } from 'kysely';
+import type { Database } from '../db/database.js';
 import { toDeployment, toDeploymentEvent, type Deployment, type DeploymentEvent } from './models.js';
 import { pageQuery, planPage, toPage, type Page, type PageArgs } from './pagination.js';
 import { newDeploymentId } from './tokens.js';
@@ -9,8 +16,29 @@ import { parseBranch } from './validation.js';
 
 export interface DeploymentServiceProps {
   db: Db;
+  pipelineRuns: PipelineRunClient;
   /** Called after a new deployment is committed, to wake the dispatcher. */
   onQueued?: (deploymentId: string) => void;
+  /** Called after each committed transition, to tell subscribers. */
+  onTransition?: (event: DeploymentEvent) => void;
+}
+
+/**
+ * Statuses only move forward: QUEUED, then RUNNING, then CANCELLING, then a terminal one. A late
+ * or repeated observation of an earlier state changes nothing.
+ */
+const RANK: Record<DeploymentStatus, number> = {
+  QUEUED: 0,
+  RUNNING: 1,
+  CANCELLING: 2,
+  SUCCEEDED: 3,
+  FAILED: 3,
+  CANCELLED: 3,
+  TIMED_OUT: 3,
+};
+
+function statusesBefore(status: DeploymentStatus): DeploymentStatus[] {
+  return DEPLOYMENT_STATUSES.filter((s) => RANK[s] < RANK[status]);
 }
 
 interface NewDeployment {
@@ -115,6 +143,89 @@ export class DeploymentService {
     if (args.serviceId != null) query = query.where('service_id', '=', args.serviceId);
     const rows = await pageQuery(query, plan).execute();
     return toPage(plan, rows.map(toDeployment));
+  }
+
+  /**
+   * Moves a deployment to `next` if that is a step forward, appending its event with the next
+   * sequence, in one statement: replicas observing the same PipelineRun write each transition
+   * once. Returns the event, or null when nothing changed.
+   */
+  async recordTransition(
+    id: string,
+    next: MappedStatus,
+    times: { startedAt?: Date | null; finishedAt?: Date | null } = {},
+    executor: DbExecutor = this.props.db,
+  ): Promise<DeploymentEvent | null> {
+    const terminal = isTerminal(next.status);
+    const result = await sql<Selectable<Database['deployment_events']>>`
+      with current as (
+        select id, status from deployments where id = ${id} for update
+      ), updated as (
+        update deployments d
+        set status = ${next.status},
+            reason = ${next.reason},
+            message = ${next.message},
+            last_sequence = d.last_sequence + 1,
+            updated_at = now(),
+            started_at = case when ${next.status} <> 'QUEUED' then coalesce(d.started_at, ${times.startedAt ?? null}::timestamptz, now()) else d.started_at end,
+            finished_at = case when ${terminal} then coalesce(${times.finishedAt ?? null}::timestamptz, now()) else d.finished_at end
+        from current c
+        where d.id = c.id and c.status = any(${statusesBefore(next.status)}::text[])
+        returning d.id, d.last_sequence, c.status as previous_status, d.updated_at
+      )
+      insert into deployment_events (deployment_id, sequence, status, previous_status, reason, message, at)
+      select id, last_sequence, ${next.status}, previous_status, ${next.reason}, ${next.message}, updated_at from updated
+      returning *`.execute(executor);
+    const row = result.rows[0];
+    if (!row) return null;
+    const event = toDeploymentEvent(row);
+    if (executor === this.props.db) this.notifyCommitted(event);
+    return event;
+  }
+
+  /** For transitions recorded inside a caller's transaction: call once it has committed. */
+  notifyCommitted(event: DeploymentEvent): void {
+    this.props.onTransition?.(event);
+  }
+
+  /**
+   * Not yet dispatched: cancelled at once, and no PipelineRun is ever created. Dispatched: asks
+   * Tekton to cancel (CANCELLING), and the watch reports CANCELLED when Tekton does.
+   */
+  async cancelDeployment(viewer: Viewer, id: string): Promise<Deployment> {
+    requireRole(viewer, 'MEMBER');
+    const current = await this.getDeployment(viewer, id);
+    if (!current) throw new NotFoundError('deployment');
+    if (isTerminal(current.status)) return current;
+
+    const cancelledEarly = await this.props.db.transaction().execute(async (tx) => {
+      // Waits for a dispatcher that holds the row, so the two never both act.
+      const row = await tx.selectFrom('deployments').select(['dispatched_at']).where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
+      if (row.dispatched_at !== null) return null;
+      return this.recordTransition(id, { status: 'CANCELLED', reason: 'Cancelled', message: 'Cancelled before its PipelineRun was created.' }, {}, tx);
+    });
+    if (cancelledEarly) {
+      this.notifyCommitted(cancelledEarly);
+    } else {
+      try {
+        const exists = await this.props.pipelineRuns.cancel(id);
+        if (exists) await this.recordTransition(id, { status: 'CANCELLING', reason: 'CancelRequested', message: 'Cancellation requested.' });
+      } catch (error) {
+        if (isTransient(error)) throw new UnavailableError(`could not reach Kubernetes to cancel: ${describeKubeError(error)}`);
+        throw error;
+      }
+    }
+    return (await this.getDeployment(viewer, id))!;
+  }
+
+  /** Every step's log in pipeline order, each line prefixed `[task/step] `; null before any pod exists. */
+  async getLogs(deployment: Deployment): Promise<string | null> {
+    try {
+      return await readBuildLogs(this.props.pipelineRuns, deployment.id);
+    } catch (error) {
+      if (isTransient(error)) throw new UnavailableError(`could not read build logs: ${describeKubeError(error)}`);
+      throw error;
+    }
   }
 
   /** Events of a deployment the caller may already see (scoped through `getDeployment`). */

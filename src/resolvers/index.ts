@@ -1,7 +1,9 @@
 import type { Db } from '../db/database.js';
+import type { PipelineRunClient } from '../k8s/kube-client.js';
 import { AuthService } from './auth.js';
 import { DeploymentService } from './deployments.js';
 import { HookService } from './hooks.js';
+import type { DeploymentEvent } from './models.js';
 import { OrganizationService } from './organizations.js';
 import { ServiceCatalog } from './services.js';
 
@@ -17,7 +19,9 @@ export interface DomainServices {
 export interface DomainServicesProps {
   db: Db;
   publicUrl: string;
+  pipelineRuns: PipelineRunClient;
   onDeploymentQueued?: (deploymentId: string) => void;
+  onDeploymentEvent?: (event: DeploymentEvent) => void;
 }
 
 export function createDomainServices(props: DomainServicesProps): DomainServices {
@@ -27,6 +31,11 @@ export function createDomainServices(props: DomainServicesProps): DomainServices
     organizations: new OrganizationService({ db }),
     catalog: new ServiceCatalog({ db }),
     hooks: new HookService({ db, publicUrl: props.publicUrl }),
-    deployments: new DeploymentService({ db, onQueued: props.onDeploymentQueued }),
+    deployments: new DeploymentService({
+      db,
+      pipelineRuns: props.pipelineRuns,
+      onQueued: props.onDeploymentQueued,
+      onTransition: props.onDeploymentEvent,
+    }),
   };
 }

@@ -56,6 +56,11 @@ export const DeploymentRef = builder.objectRef<Deployment>('Deployment').impleme
       type: [DeploymentEventRef],
       resolve: (d, _, ctx) => ctx.services.deployments.listEvents(d.id),
     }),
+    logs: t.string({
+      nullable: true,
+      description: "Every build step's log in pipeline order, each line prefixed `[task/step] `; null before the build has started.",
+      resolve: (d, _, ctx) => ctx.services.deployments.getLogs(d),
+    }),
   }),
 });
 
@@ -101,12 +106,18 @@ export const DeploymentPayload = builder.objectRef<{ deployment: Deployment }>('
   fields: (t) => ({ deployment: t.expose('deployment', { type: DeploymentRef }) }),
 });
 
-builder.mutationField('triggerDeployment', (t) =>
-  t.field({
+builder.mutationFields((t) => ({
+  triggerDeployment: t.field({
     type: DeploymentPayload,
     args: { input: t.arg({ type: TriggerDeploymentInput, required: true }) },
     resolve: async (_, { input }, ctx) => ({
       deployment: await ctx.services.deployments.triggerDeployment(ctx.viewer, { ...input, serviceId: String(input.serviceId) }),
     }),
   }),
-);
+  cancelDeployment: t.field({
+    type: DeploymentPayload,
+    description: 'Not yet started: cancelled at once. Running: CANCELLING until Tekton reports CANCELLED. Finished: unchanged.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_, { id }, ctx) => ({ deployment: await ctx.services.deployments.cancelDeployment(ctx.viewer, String(id)) }),
+  }),
+}));
