@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startApp, type App } from '../../src/app.js';
+import { startApp, type App, type AppTuning } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase } from './database.js';
@@ -23,8 +23,29 @@ export interface GraphQLResult<T> {
   errors: Array<{ message: string; extensions?: Record<string, unknown> }> | undefined;
 }
 
-/** The real app on a fresh database and a free port, reached over real HTTP. */
-export async function startTestApp(env: Record<string, string> = {}, databaseUrl?: string): Promise<TestApp> {
+/** Faster than production so suites stay short; the same code paths. */
+export const TEST_TUNING: AppTuning = {
+  simulationStepMs: 100,
+  dispatchPollMs: 200,
+  watchTimeoutSeconds: 30,
+  watchSilenceTimeoutMs: 3_000,
+  watchConnectTimeoutMs: 3_000,
+  watchMaxBackoffMs: 1_000,
+  drainTimeoutMs: 2_000,
+};
+
+export interface TestAppOptions {
+  /** Share a database (two replicas); default: a fresh one. */
+  databaseUrl?: string;
+  tuning?: AppTuning;
+}
+
+/**
+ * The real app on a fresh database and a free port, reached over real HTTP. Without KUBECONFIG in
+ * `env` it starts its own local cluster under a temporary DATA_DIR.
+ */
+export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
+  const databaseUrl = options.databaseUrl;
   const database = databaseUrl ? null : await createTestDatabase();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'stackblaze-test-'));
   const adminToken = `sbapi_bootstrap_${randomBytes(12).toString('hex')}`;
@@ -37,7 +58,11 @@ export async function startTestApp(env: Record<string, string> = {}, databaseUrl
     AUTH_FAILURE_LIMIT: '0',
     ...env,
   });
-  const app = await startApp({ config, log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const app = await startApp({
+    config,
+    log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    tuning: { ...TEST_TUNING, ...options.tuning },
+  });
   return {
     app,
     adminToken,
@@ -77,4 +102,20 @@ export async function createHook(t: TestApp, token: string, serviceId: string, n
   const r = await t.gql(token, 'mutation($s: ID!, $n: String!) { createDeployHook(input: {serviceId: $s, name: $n}) { hook { id } url token } }', { s: serviceId, n: name });
   if (r.errors) throw new Error(JSON.stringify(r.errors));
   return { id: r.data.createDeployHook.hook.id, url: r.data.createDeployHook.url, token: r.data.createDeployHook.token };
+}
+
+/** Polls `probe` until it returns something other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
