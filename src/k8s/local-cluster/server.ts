@@ -18,6 +18,7 @@ import { patchContentTypes, type ResourceApi } from './resource-api.js';
 import { findResourceType, pipelineRuns, type ResourceType } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { ObjectStore } from './store.js';
+import { toTable, wantsTable } from './table.js';
 import type { WatchHub } from './watch.js';
 
 /** The API server's own request body limit. */
@@ -103,6 +104,7 @@ async function handleCollection(
       const timeout = query.get('timeoutSeconds');
       return watches.serve(response, {
         type,
+        ...(wantsTable(request.headers.accept) ? { encode: (object) => toTable(type, [object], { resourceVersion: object.metadata.resourceVersion }) } : {}),
         ...(namespace === undefined ? {} : { namespace }),
         labelSelector,
         fieldSelector,
@@ -113,16 +115,13 @@ async function handleCollection(
     }
     const limit = Number(query.get('limit') ?? 0);
     const continueToken = query.get('continue');
-    return sendJson(
-      response,
-      200,
-      api.list(type, namespace, {
-        labelSelector,
-        fieldSelector,
-        ...(limit > 0 ? { limit } : {}),
-        ...(continueToken ? { continueToken } : {}),
-      }),
-    );
+    const list = api.list(type, namespace, {
+      labelSelector,
+      fieldSelector,
+      ...(limit > 0 ? { limit } : {}),
+      ...(continueToken ? { continueToken } : {}),
+    });
+    return sendJson(response, 200, wantsTable(request.headers.accept) ? toTable(type, list.items, list.metadata) : list);
   }
   if (request.method === 'POST' && namespace !== undefined) {
     requireContentType(request, ['application/json']);
@@ -149,8 +148,11 @@ async function handleObject(
   if (subresource !== undefined && (subresource !== 'status' || !type.statusSubresource)) throw pathNotFound();
   const status = subresource === 'status' ? 'status' : undefined;
   switch (request.method) {
-    case 'GET':
-      return sendJson(response, 200, api.get(type, namespace, name));
+    case 'GET': {
+      const object = api.get(type, namespace, name);
+      const table = !status && wantsTable(request.headers.accept);
+      return sendJson(response, 200, table ? toTable(type, [object], { resourceVersion: object.metadata.resourceVersion }) : object);
+    }
     case 'PUT':
       requireContentType(request, ['application/json']);
       return sendJson(response, 200, api.update(type, namespace, name, await readJson(request), status));

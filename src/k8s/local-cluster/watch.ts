@@ -15,6 +15,8 @@ export interface WatchRequest {
   resourceVersion: string | null;
   allowBookmarks: boolean;
   timeoutSeconds?: number;
+  /** How each event's object is sent; kubectl asks for Table rows. Default: the object itself. */
+  encode?: (object: KubeObject) => unknown;
 }
 
 type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -112,9 +114,13 @@ export class WatchHub {
     }
 
     const matches = (object: KubeObject) => watch.labelSelector(object) && watch.fieldSelector(object);
-    const toEvent = (event: StoreEvent) => watchEventFor(event, watch, matches);
+    const encode = watch.encode ?? ((object: KubeObject) => object);
+    const toEvent = (event: StoreEvent) => {
+      const converted = watchEventFor(event, watch, matches);
+      return converted && { type: converted.type, object: encode(converted.object) };
+    };
     stream.send([
-      ...initial.filter(matches).map((object) => ({ type: 'ADDED' as const, object })),
+      ...initial.filter(matches).map((object) => ({ type: 'ADDED' as const, object: encode(object) })),
       ...backlog.flatMap((event) => toEvent(event) ?? []),
     ]);
     // Nothing can be written between the snapshot above and this subscription: both run in one turn.
