@@ -108,6 +108,13 @@ export async function patchRun(
   )) as PipelineRunObject;
 }
 
+export async function patchStatus(t: TestCluster, name: string, status: unknown, ns = namespace): Promise<PipelineRunObject> {
+  return (await t.custom.patchNamespacedCustomObjectStatus(
+    { group, version, namespace: ns, plural, name, body: { status } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  )) as PipelineRunObject;
+}
+
 /** The `Status` body and HTTP code of a failed client-node call. */
 export async function apiFailure(call: Promise<unknown>): Promise<{ code: number; status: Record<string, unknown> }> {
   try {
