@@ -1,4 +1,14 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { KubeObject } from './kube-object.js';
 
@@ -25,16 +35,25 @@ export function objectKey(namespace: string, name: string): string {
  * write(2), and a line torn by a crash mid-write is dropped on the next start.
  */
 export class ChangeLog {
-  private constructor(private readonly fd: number) {}
+  private constructor(
+    private readonly fd: number,
+    private readonly unlock: () => void,
+  ) {}
 
   static open(dir: string): { log: ChangeLog; state: StoredState } {
     mkdirSync(dir, { recursive: true });
-    const path = join(dir, 'changes.jsonl');
-    const state = existsSync(path) ? replay(readFileSync(path, 'utf8'), path) : emptyState();
-    const temporary = `${path}.${process.pid}.tmp`;
-    writeFileSync(temporary, snapshotLines(state));
-    renameSync(temporary, path);
-    return { log: new ChangeLog(openSync(path, 'a')), state };
+    const unlock = lockDirectory(dir);
+    try {
+      const path = join(dir, 'changes.jsonl');
+      const state = existsSync(path) ? replay(readFileSync(path, 'utf8'), path) : emptyState();
+      const temporary = `${path}.${process.pid}.tmp`;
+      writeFileSync(temporary, snapshotLines(state));
+      renameSync(temporary, path);
+      return { log: new ChangeLog(openSync(path, 'a'), unlock), state };
+    } catch (error) {
+      unlock();
+      throw error;
+    }
   }
 
   append(record: ChangeRecord): void {
@@ -43,6 +62,39 @@ export class ChangeLog {
 
   close(): void {
     closeSync(this.fd);
+    this.unlock();
+  }
+}
+
+/**
+ * Two clusters appending to one log would corrupt it (say, `npm run cluster` and an app that
+ * starts its own because KUBECONFIG was not set), so the directory records its owner's pid.
+ * A lock left by a process that is gone, or by this very pid in an earlier life of a
+ * container, is taken over.
+ */
+function lockDirectory(dir: string): () => void {
+  const path = join(dir, 'owner.pid');
+  for (;;) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return () => rmSync(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number(readFileSync(path, 'utf8'));
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isRunning(owner)) {
+      throw new Error(`${dir} is in use by the local cluster in process ${owner}: stop it, or give this one another data directory`);
+    }
+    rmSync(path, { force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

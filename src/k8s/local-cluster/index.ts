@@ -50,17 +50,19 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const server = createApiServer({ store, api: new ResourceApi(store), watches, faults, signal: lifetime.signal });
 
   const host = options.host ?? '127.0.0.1';
-  server.listen(options.port ?? 0, host);
+  let url: string;
+  const kubeconfigPath = join(options.dataDir, 'kubeconfig');
   try {
+    server.listen(options.port ?? 0, host);
     await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    await writeKubeconfig(kubeconfigPath, url);
   } catch (error) {
+    server.close();
     store.close();
     throw error;
   }
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const kubeconfigPath = join(options.dataDir, 'kubeconfig');
-  await writeKubeconfig(kubeconfigPath, url);
 
   const simulator =
     (options.tekton ?? 'simulate') === 'simulate'
