@@ -30,13 +30,17 @@ export function objectKey(namespace: string, name: string): string {
 /**
  * The cluster's stand-in for etcd: an append-only JSON-lines file of changes, so that a write
  * costs one small append however many objects exist. It is compacted to one line per live
- * object when the cluster starts. Appends are not fsynced (like a dev cluster, a machine crash
- * may lose the last writes); a process crash loses nothing because each append is a direct
- * write(2), and a line torn by a crash mid-write is dropped on the next start.
+ * object when the cluster starts, and again whenever it has grown well past that. Appends are
+ * not fsynced (like a dev cluster, a machine crash may lose the last writes); a process crash
+ * loses nothing because each append is a direct write(2), and a line torn by a crash
+ * mid-write is dropped on the next start.
  */
 export class ChangeLog {
+  private fd: number | undefined;
+  private appendedSinceCompaction = 0;
+
   private constructor(
-    private readonly fd: number,
+    private readonly path: string,
     private readonly unlock: () => void,
   ) {}
 
@@ -46,22 +50,39 @@ export class ChangeLog {
     try {
       const path = join(dir, 'changes.jsonl');
       const state = existsSync(path) ? replay(readFileSync(path, 'utf8'), path) : emptyState();
-      const temporary = `${path}.${process.pid}.tmp`;
-      writeFileSync(temporary, snapshotLines(state));
-      renameSync(temporary, path);
-      return { log: new ChangeLog(openSync(path, 'a'), unlock), state };
+      const log = new ChangeLog(path, unlock);
+      log.compact(state);
+      return { log, state };
     } catch (error) {
       unlock();
       throw error;
     }
   }
 
+  /** Records appended since the last compaction, for deciding when the next one pays off. */
+  get appended(): number {
+    return this.appendedSinceCompaction;
+  }
+
   append(record: ChangeRecord): void {
+    if (this.fd === undefined) throw new Error('the change log is closed');
     writeSync(this.fd, `${JSON.stringify(record)}\n`);
+    this.appendedSinceCompaction += 1;
+  }
+
+  /** Replaces the log with a snapshot of `state`; the rename makes the switch atomic. */
+  compact(state: StoredState): void {
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    writeFileSync(temporary, snapshotLines(state));
+    renameSync(temporary, this.path);
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = openSync(this.path, 'a');
+    this.appendedSinceCompaction = 0;
   }
 
   close(): void {
-    closeSync(this.fd);
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
     this.unlock();
   }
 }

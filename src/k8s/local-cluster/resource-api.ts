@@ -13,7 +13,7 @@ import {
 } from './api-errors.js';
 import { isJsonObject, kubeTime, type Json, type JsonObject, type KubeObject, type UnversionedObject } from './kube-object.js';
 import { applyJsonPatch, applyMergePatch } from './patch.js';
-import { apiVersionOf, resourceTypes, type ResourceType } from './resources.js';
+import { apiVersionOf, type ResourceType } from './resources.js';
 import type { Selector } from './selectors.js';
 import type { ObjectStore } from './store.js';
 
@@ -143,13 +143,9 @@ export class ResourceApi {
 
   private deleteDependents(ownerUid: string | undefined): void {
     if (!ownerUid) return;
-    for (const type of resourceTypes) {
-      for (const object of this.store.list(type.plural)) {
-        if (object.metadata.ownerReferences?.some((owner) => owner.uid === ownerUid)) {
-          this.store.remove(type.plural, object.metadata.namespace, object.metadata.name);
-          this.deleteDependents(object.metadata.uid);
-        }
-      }
+    for (const { resource, namespace, name } of this.store.ownedBy(ownerUid)) {
+      const removed = this.store.remove(resource, namespace, name);
+      this.deleteDependents(removed?.metadata.uid);
     }
   }
 

@@ -15,6 +15,12 @@ export interface StoreEvent {
 
 export type StoreListener = (event: StoreEvent) => void;
 
+export interface ObjectReference {
+  resource: string;
+  namespace: string;
+  name: string;
+}
+
 export interface ObjectStoreOptions {
   dir: string;
   /** How many past events stay available for watches resuming from a resourceVersion. */
@@ -34,6 +40,8 @@ export class ObjectStore {
   private readonly listeners = new Set<StoreListener>();
   private readonly pending: StoreEvent[] = [];
   private dispatching = false;
+  /** Owner uid → the objects whose ownerReferences name it, for cascading deletes without a scan. */
+  private readonly dependents = new Map<string, Map<string, ObjectReference>>();
 
   private constructor(
     private readonly log: ChangeLog,
@@ -45,6 +53,9 @@ export class ObjectStore {
     // History is not persisted: after a restart, like an API server rebuilding its watch cache,
     // only watches from the current version can resume; older ones get 410 and relist.
     this.oldestResumable = state.resourceVersion;
+    for (const [resource, objects] of this.objects) {
+      for (const object of objects.values()) this.trackOwners(resource, object, true);
+    }
   }
 
   static open(options: ObjectStoreOptions): ObjectStore {
@@ -94,6 +105,11 @@ export class ObjectStore {
     return this.write(resource, 'DELETED', current, current);
   }
 
+  /** The objects that name `uid` among their ownerReferences. */
+  ownedBy(uid: string): ObjectReference[] {
+    return [...(this.dependents.get(uid)?.values() ?? [])];
+  }
+
   /** Events after `resourceVersion`, or undefined when some of them are no longer kept. */
   eventsAfter(resourceVersion: number): StoreEvent[] | undefined {
     if (resourceVersion < this.oldestResumable) return undefined;
@@ -138,8 +154,34 @@ export class ObjectStore {
       objects.set(objectKey(namespace, name), stored);
       this.log.append({ rv, put: resource, object: stored });
     }
+    if (previous) this.trackOwners(resource, previous, false);
+    if (type !== 'DELETED') this.trackOwners(resource, stored, true);
+    this.compactLogWhenWorthIt();
     this.record({ type, resource, object: stored, ...(previous ? { previous } : {}), resourceVersion: rv });
     return stored;
+  }
+
+  private trackOwners(resource: string, object: KubeObject, present: boolean): void {
+    const { namespace, name } = object.metadata;
+    const key = `${resource}/${objectKey(namespace, name)}`;
+    for (const { uid } of object.metadata.ownerReferences ?? []) {
+      let owned = this.dependents.get(uid);
+      if (present) {
+        if (!owned) this.dependents.set(uid, (owned = new Map()));
+        owned.set(key, { resource, namespace, name });
+      } else if (owned) {
+        owned.delete(key);
+        if (owned.size === 0) this.dependents.delete(uid);
+      }
+    }
+  }
+
+  /** Rewrites the log once it holds mostly superseded lines, so it stays near the size of the data. */
+  private compactLogWhenWorthIt(): void {
+    if (this.log.appended < 10_000) return;
+    let live = 0;
+    for (const objects of this.objects.values()) live += objects.size;
+    if (this.log.appended > 2 * live) this.log.compact({ resourceVersion: this.revision, objects: this.objects });
   }
 
   private record(event: StoreEvent): void {
