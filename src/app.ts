@@ -11,12 +11,15 @@ import { createGraphQLHandler } from './http/graphql.js';
 import { sendHealth, sendReadiness, type ReadinessCheck } from './http/health.js';
 import { HookRoute, matchHookPath } from './http/hook-route.js';
 import { AbuseLimits } from './http/rate-limits.js';
+import { attachGraphQLWebSocket } from './http/websocket.js';
 import { sendJson } from './http/respond.js';
 import { DeploymentDispatcher } from './k8s/dispatcher.js';
 import { KubePipelineRunClient } from './k8s/kube-client.js';
 import { startLocalCluster, type LocalCluster } from './k8s/local-cluster/index.js';
 import { PipelineRunWatcher } from './k8s/watcher.js';
 import { createLogger, type Logger } from './logger.js';
+import { PostgresNotifications } from './pubsub/postgres-notifications.js';
+import { createDeploymentPubSub } from './pubsub/pubsub.js';
 import { createDomainServices, type DomainServices } from './resolvers/index.js';
 import { buildSchema } from './schema/index.js';
 
@@ -115,8 +118,20 @@ export async function startApp(props: StartAppProps): Promise<App> {
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     const publicUrl = config.publicUrl ?? url;
 
+    const pubsub = createDeploymentPubSub();
+    const notifications = new PostgresNotifications({ connectionString: databaseUrl, db, pubsub, log });
+    await notifications.start();
+    cleanup.push(() => notifications.stop());
+
     let dispatcher: DeploymentDispatcher | null = null;
-    const services = createDomainServices({ db, publicUrl, pipelineRuns, onDeploymentQueued: () => dispatcher?.wake() });
+    const services = createDomainServices({
+      db,
+      publicUrl,
+      pipelineRuns,
+      pubsub,
+      notifications,
+      onDeploymentQueued: () => dispatcher?.wake(),
+    });
     const { generatedToken } = await services.organizations.ensureBootstrapAdmin(config.bootstrapAdminToken ?? undefined);
 
     dispatcher = new DeploymentDispatcher({
@@ -150,9 +165,11 @@ export async function startApp(props: StartAppProps): Promise<App> {
     const limits = new AbuseLimits({ hookRateLimit: config.hookRateLimit, authFailureLimit: config.authFailureLimit });
     const yoga = createGraphQLHandler({ schema: buildSchema(), services, limits, log });
     const hookRoute = new HookRoute({ services, limits, publicUrl, log });
+    const websocket = attachGraphQLWebSocket({ server, yoga, log });
     const readiness: ReadinessCheck[] = [
       { name: 'database', check: async () => (await sql`select 1`.execute(db), true) },
       { name: 'pipelineRunWatch', check: () => watcher.isSynced() },
+      { name: 'notifications', check: () => notifications.isListening() },
     ];
 
     handler = (req, res) => {
@@ -181,6 +198,9 @@ export async function startApp(props: StartAppProps): Promise<App> {
     cleanup.splice(cleanup.indexOf(closeServer), 1);
     cleanup.push(async () => {
       const closed = closeServer();
+      // Subscribers are told (streams complete, WebSocket clients get 1001) rather than cut off.
+      services.streams.closeAll();
+      await websocket.close();
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), tuning.drainTimeoutMs ?? 10_000);
       await closed;

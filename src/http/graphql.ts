@@ -8,9 +8,11 @@ import type { GraphQLContext } from '../schema/context.js';
 import type { AbuseLimits } from './rate-limits.js';
 import { clientAddress } from './respond.js';
 
+/** What each transport hands yoga: the Node request, and over WebSocket the connection_init payload. */
 export interface ServerContext {
   req: IncomingMessage;
-  res: ServerResponse;
+  res?: ServerResponse;
+  connectionParams?: Record<string, unknown>;
 }
 
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
@@ -58,7 +60,7 @@ export function createGraphQLHandler(props: GraphQLHandlerProps): Yoga {
         return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },
     },
-    context: async ({ request, req }) => {
+    context: async ({ request, req, connectionParams }) => {
       const address = req ? clientAddress(req) : 'unknown';
       try {
         const blockedFor = await props.limits.authBlockedFor(address);
@@ -67,7 +69,8 @@ export function createGraphQLHandler(props: GraphQLHandlerProps): Yoga {
             extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'retry-after': String(blockedFor) } } },
           });
         }
-        const viewer = await props.services.auth.authenticate(request.headers.get('authorization'));
+        const authorization = connectionParams ? connectionParams.authorization : request.headers.get('authorization');
+        const viewer = await props.services.auth.authenticate(typeof authorization === 'string' ? authorization : null);
         if (!viewer) {
           throw new GraphQLError('a valid API token is required: send "Authorization: Bearer <api token>"', {
             extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },

@@ -89,7 +89,44 @@ export class HookRoute {
 
     const { deployment } = await this.props.services.deployments.createFromHook(caller, input);
     const body = this.describe(deployment, match.token);
+    if (wantsEventStream(req)) return this.follow(res, caller, body);
     sendJson(res, 202, body, { location: body.statusUrl });
+  }
+
+  /**
+   * Follow mode for CI: the same 202, as a server-sent event stream: `deployment` with the body
+   * above, then one `status` event per transition, ending after the terminal one.
+   */
+  private async follow(res: ServerResponse, caller: HookCaller, body: ReturnType<HookRoute['describe']>): Promise<void> {
+    const events = await this.props.services.streams.followDeployment({ hook: caller }, body.id, 0);
+    res.writeHead(202, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+      location: body.statusUrl,
+    });
+    res.write(`event: deployment\ndata: ${JSON.stringify(body)}\n\n`);
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const closed = () => void events.return?.();
+    res.on('close', closed);
+    try {
+      for await (const event of events) {
+        const data = {
+          id: event.deploymentId,
+          sequence: event.sequence,
+          status: event.status.toLowerCase(),
+          previousStatus: event.previousStatus?.toLowerCase() ?? null,
+          reason: event.reason,
+          message: event.message,
+          at: event.at.toISOString(),
+        };
+        res.write(`event: status\nid: ${event.sequence}\ndata: ${JSON.stringify(data)}\n\n`);
+      }
+    } finally {
+      clearInterval(heartbeat);
+      res.off('close', closed);
+      res.end();
+    }
   }
 
   private async status(req: IncomingMessage, res: ServerResponse, match: HookPath & { kind: 'status' }): Promise<void> {
@@ -139,6 +176,10 @@ export class HookRoute {
       statusUrl,
     };
   }
+}
+
+function wantsEventStream(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? '').toLowerCase().includes('text/event-stream');
 }
 
 /** A query parameter that may appear at most once; null when absent. */

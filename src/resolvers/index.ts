@@ -1,6 +1,9 @@
 import type { Db } from '../db/database.js';
 import type { PipelineRunClient } from '../k8s/kube-client.js';
 import { AuthService } from './auth.js';
+import type { PostgresNotifications } from '../pubsub/postgres-notifications.js';
+import type { DeploymentPubSub } from '../pubsub/pubsub.js';
+import { DeploymentStreams } from './deployment-streams.js';
 import { DeploymentService } from './deployments.js';
 import { HookService } from './hooks.js';
 import type { DeploymentEvent } from './models.js';
@@ -14,14 +17,16 @@ export interface DomainServices {
   catalog: ServiceCatalog;
   hooks: HookService;
   deployments: DeploymentService;
+  streams: DeploymentStreams;
 }
 
 export interface DomainServicesProps {
   db: Db;
   publicUrl: string;
   pipelineRuns: PipelineRunClient;
+  pubsub: DeploymentPubSub;
+  notifications: PostgresNotifications;
   onDeploymentQueued?: (deploymentId: string) => void;
-  onDeploymentEvent?: (event: DeploymentEvent) => void;
 }
 
 export function createDomainServices(props: DomainServicesProps): DomainServices {
@@ -35,7 +40,8 @@ export function createDomainServices(props: DomainServicesProps): DomainServices
       db,
       pipelineRuns: props.pipelineRuns,
       onQueued: props.onDeploymentQueued,
-      onTransition: props.onDeploymentEvent,
+      onTransition: (event: DeploymentEvent) => props.notifications.notify(event),
     }),
+    streams: new DeploymentStreams({ db, pubsub: props.pubsub, notifications: props.notifications }),
   };
 }

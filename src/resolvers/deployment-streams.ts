@@ -1,0 +1,172 @@
+import { sql } from 'kysely';
+import { Repeater } from 'graphql-yoga';
+import type { Db } from '../db/database.js';
+import { isTerminal } from '../db/tables/deployments.js';
+import type { PostgresNotifications } from '../pubsub/postgres-notifications.js';
+import { isResync, type DeploymentPubSub, type PublishedEvent, type StreamMessage, type Topic } from '../pubsub/pubsub.js';
+import type { Viewer } from './auth.js';
+import { InvalidInputError, NotFoundError } from './errors.js';
+import type { HookCaller } from './hooks.js';
+import { toDeploymentEvent } from './models.js';
+
+export interface DeploymentStreamsProps {
+  db: Db;
+  pubsub: DeploymentPubSub;
+  notifications: PostgresNotifications;
+  /** How long to wait before reading the table again when it did not answer. */
+  retryMs?: number;
+}
+
+/** Who may follow: an API token's organization, or a hook's service. */
+export type StreamScope = { viewer: Viewer } | { hook: HookCaller };
+
+/**
+ * Live deployment status for subscriptions and the hook route's follow mode. Every stream starts
+ * from deployment_events (the current state, or everything after `afterSequence`), then applies
+ * notifications in sequence order: a gap, a resync or a duplicate is settled by reading the table,
+ * so a subscriber sees each event exactly once, in order, even across LISTEN reconnects.
+ */
+export class DeploymentStreams {
+  /** Stop functions of the open streams, so shutting down completes them all. */
+  private readonly open = new Set<() => void>();
+
+  constructor(private readonly props: DeploymentStreamsProps) {}
+
+  openCount(): number {
+    return this.open.size;
+  }
+
+  /** Completes every open stream (on shutdown: subscribers are told, SSE responses end). */
+  closeAll(): void {
+    for (const stop of this.open) stop();
+  }
+
+  /** Checked before the stream starts, so a foreign or unknown deployment is an error, not an empty stream. */
+  async followDeployment(scope: StreamScope, deploymentId: string, afterSequence?: number | null): Promise<AsyncIterableIterator<PublishedEvent>> {
+    if (afterSequence != null && (!Number.isInteger(afterSequence) || afterSequence < 0)) {
+      throw new InvalidInputError('afterSequence', 'afterSequence must be a whole number, 0 or more');
+    }
+    let query = this.props.db.selectFrom('deployments').select(['id', 'service_id', 'organization_id', 'last_sequence']).where('id', '=', deploymentId);
+    query = 'viewer' in scope
+      ? query.where('organization_id', '=', scope.viewer.organizationId)
+      : query.where('service_id', '=', scope.hook.serviceId).where('organization_id', '=', scope.hook.organizationId);
+    const deployment = await query.executeTakeFirst();
+    if (!deployment) throw new NotFoundError('deployment');
+    const start = afterSequence ?? Math.max(0, deployment.last_sequence - 1);
+    return this.stream('deployment:status', deploymentId, { [deploymentId]: start }, true);
+  }
+
+  /** Every deployment of a service: the current state of those still in progress, then each change. */
+  async followService(viewer: Viewer, serviceId: string): Promise<AsyncIterableIterator<PublishedEvent>> {
+    const service = await this.props.db
+      .selectFrom('services')
+      .select('id')
+      .where('id', '=', serviceId)
+      .where('organization_id', '=', viewer.organizationId)
+      .executeTakeFirst();
+    if (!service) throw new NotFoundError('service');
+    const inProgress = await this.props.db
+      .selectFrom('deployments')
+      .select(['id', 'last_sequence'])
+      .where('service_id', '=', serviceId)
+      .where('status', 'in', ['QUEUED', 'RUNNING', 'CANCELLING'])
+      .execute();
+    const positions = Object.fromEntries(inProgress.map((d) => [d.id, d.last_sequence - 1]));
+    // The database's clock, as event times are: events from here on belong to this stream.
+    const { rows } = await sql<{ now: Date }>`select now() as now`.execute(this.props.db);
+    return this.stream('service:events', serviceId, positions, false, rows[0]!.now);
+  }
+
+  /**
+   * `positions` holds, per deployment, the last sequence the subscriber has; events after it are
+   * read from the table first. A single-deployment stream completes after the terminal event.
+   */
+  private stream(
+    topic: Topic,
+    key: string,
+    positions: Record<string, number>,
+    completeOnTerminal: boolean,
+    since?: Date,
+  ): AsyncIterableIterator<PublishedEvent> {
+    const { db, pubsub, notifications } = this.props;
+    const retryMs = this.props.retryMs ?? 1_000;
+    const last = new Map(Object.entries(positions));
+
+    return new Repeater<PublishedEvent>(async (push, stop) => {
+      const closeThis = () => stop();
+      this.open.add(closeThis);
+      const untrack = notifications.track(topic, key);
+      const source = pubsub.subscribe(topic, key);
+      let finished = false;
+      let retry: NodeJS.Timeout | null = null;
+
+      const emit = async (event: PublishedEvent) => {
+        if (finished || event.sequence <= (last.get(event.deploymentId) ?? 0)) return;
+        last.set(event.deploymentId, event.sequence);
+        await push(event);
+        if (completeOnTerminal && isTerminal(event.status)) {
+          finished = true;
+          stop();
+        }
+      };
+
+      /** Reads what the subscriber has not seen yet, in order. */
+      const catchUp = async () => {
+        let q = db
+          .selectFrom('deployment_events as e')
+          .innerJoin('deployments as d', 'd.id', 'e.deployment_id')
+          .selectAll('e')
+          .select(['d.service_id', 'd.organization_id'])
+          .orderBy('e.at')
+          .orderBy('e.deployment_id')
+          .orderBy('e.sequence');
+        q = topic === 'deployment:status'
+          ? q.where('e.deployment_id', '=', key).where('e.sequence', '>', last.get(key) ?? 0)
+          : q.where('d.service_id', '=', key).where((eb) =>
+              eb.or([
+                eb('e.at', '>=', since ?? new Date(0)),
+                ...(last.size ? [eb('e.deployment_id', 'in', [...last.keys()])] : []),
+              ]),
+            );
+        const rows = await q.execute();
+        for (const row of rows) await emit({ ...toDeploymentEvent(row), serviceId: row.service_id, organizationId: row.organization_id });
+      };
+
+      const settle = async (message: StreamMessage | null) => {
+        if (finished) return;
+        try {
+          if (message && !isResync(message) && message.sequence === (last.get(message.deploymentId) ?? 0) + 1) {
+            await emit(message);
+          } else if (message === null || isResync(message) || message.sequence > (last.get(message.deploymentId) ?? 0)) {
+            await catchUp();
+          }
+        } catch {
+          // The table did not answer: try again shortly rather than leave a gap.
+          if (!finished && !retry) retry = setTimeout(() => {
+            retry = null;
+            void queue(null);
+          }, retryMs);
+        }
+      };
+
+      // Messages are handled one at a time, in arrival order.
+      let chain = Promise.resolve();
+      const queue = (message: StreamMessage | null) => (chain = chain.then(() => settle(message)));
+
+      void queue(null);
+      void (async () => {
+        for await (const message of source) {
+          if (finished) break;
+          void queue(message);
+        }
+      })();
+
+      await stop;
+      finished = true;
+      this.open.delete(closeThis);
+      if (retry) clearTimeout(retry);
+      untrack();
+      await source.return?.();
+    });
+  }
+}
