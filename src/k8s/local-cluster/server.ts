@@ -10,7 +10,7 @@ import {
 } from './api-errors.js';
 import { discoveryDocument } from './discovery.js';
 import type { Faults } from './faults.js';
-import type { Json } from './kube-object.js';
+import type { Json, KubeObject } from './kube-object.js';
 import { namespaceList, namespaceObject } from './namespaces.js';
 import { openApiDocument } from './openapi.js';
 import { readPodLog } from './pod-logs.js';
@@ -102,9 +102,10 @@ async function handleCollection(
     const fieldSelector = parseFieldSelector(query.get('fieldSelector'), type);
     if (query.get('watch') === 'true' || query.get('watch') === '1') {
       const timeout = query.get('timeoutSeconds');
+      const encode = (object: KubeObject) => toTable(type, [object], { resourceVersion: object.metadata.resourceVersion });
       return watches.serve(response, {
         type,
-        ...(wantsTable(request.headers.accept) ? { encode: (object) => toTable(type, [object], { resourceVersion: object.metadata.resourceVersion }) } : {}),
+        ...(wantsTable(request.headers.accept) ? { encode } : {}),
         ...(namespace === undefined ? {} : { namespace }),
         labelSelector,
         fieldSelector,

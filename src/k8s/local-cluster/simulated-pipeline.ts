@@ -76,7 +76,7 @@ export function stepLog(pipelineRun: KubeObject | undefined, step: string, exten
   const commit = createHash('sha1').update(pipelineRun?.metadata.uid ?? name).digest('hex');
   const image = (pipelineRun && paramValue(pipelineRun, 'image')) ?? `registry.local/${namespace}/app`;
   const app = image.split('/').pop()?.split(':')[0] ?? 'app';
-  const digest = createHash('sha256').update(commit).digest('hex');
+  const digest = (seed: string) => createHash('sha256').update(commit + seed).digest('hex');
 
   const lines: Record<string, { ok: string[]; failure?: string[] }> = {
     clone: {
@@ -119,9 +119,9 @@ export function stepLog(pipelineRun: KubeObject | undefined, step: string, exten
     push: {
       ok: [
         `Pushing ${image}:${commit.slice(0, 12)}`,
-        `2025/01/01 00:00:01 existing blob: sha256:${digest.slice(0, 64)}`,
-        `2025/01/01 00:00:03 pushed blob: sha256:${digest.split('').reverse().join('')}`,
-        `${image}@sha256:${digest}`,
+        `existing blob: sha256:${digest('base')}`,
+        `pushed blob: sha256:${digest('layer')}`,
+        `${image}@sha256:${digest('manifest')}`,
       ],
     },
     deploy: {
