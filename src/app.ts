@@ -36,6 +36,7 @@ export interface App {
   services: DomainServices;
   dispatcher: DeploymentDispatcher;
   watcher: PipelineRunWatcher;
+  notifications: PostgresNotifications;
   /** Drains: stops accepting, lets in-flight requests finish, then closes everything it opened. */
   stop(): Promise<void>;
 }
@@ -217,6 +218,7 @@ export async function startApp(props: StartAppProps): Promise<App> {
       services,
       dispatcher,
       watcher,
+      notifications,
       stop: () => (stopping ??= runCleanup()),
     };
   } catch (error) {

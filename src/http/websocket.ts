@@ -61,7 +61,8 @@ export function attachGraphQLWebSocket(props: GraphQLWebSocketProps): { close():
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
-        if (Object.keys(ctx.subscriptions).length >= maxSubscriptions) {
+        // graphql-ws has already reserved this operation's id in ctx.subscriptions.
+        if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
           return [new GraphQLError(`at most ${maxSubscriptions} operations at once on one connection`, { extensions: { code: 'RATE_LIMITED' } })];
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = props.yoga.getEnveloped({

@@ -34,6 +34,8 @@ export class PostgresNotifications {
   /** Keys with local subscribers, per topic, so a resync reaches each of them. */
   private readonly tracked: Record<Topic, Map<string, number>> = { 'deployment:status': new Map(), 'service:events': new Map() };
   private listening = false;
+  /** Times the LISTEN connection was re-established after it dropped. */
+  reconnects = 0;
 
   constructor(private readonly props: PostgresNotificationsProps) {}
 
@@ -55,6 +57,11 @@ export class PostgresNotifications {
       const payloads = this.outbox.splice(0);
       this.flushing = this.flushing.then(() => this.send(payloads));
     });
+  }
+
+  /** How many keys have local subscribers (for leak checks and metrics). */
+  trackedCount(): number {
+    return this.tracked['deployment:status'].size + this.tracked['service:events'].size;
   }
 
   /** Counts a local subscriber of `key`; call the returned function when it leaves. */
@@ -131,7 +138,10 @@ export class PostgresNotifications {
     this.client = client;
     this.listening = true;
     this.failures = 0;
-    if (wasReconnect) this.resyncAll();
+    if (wasReconnect) {
+      this.reconnects += 1;
+      this.resyncAll();
+    }
   }
 
   private scheduleReconnect(): void {

@@ -46,13 +46,18 @@ export class DeploymentStreams {
     if (afterSequence != null && (!Number.isInteger(afterSequence) || afterSequence < 0)) {
       throw new InvalidInputError('afterSequence', 'afterSequence must be a whole number, 0 or more');
     }
-    let query = this.props.db.selectFrom('deployments').select(['id', 'service_id', 'organization_id', 'last_sequence']).where('id', '=', deploymentId);
+    let query = this.props.db
+      .selectFrom('deployments')
+      .select(['id', 'service_id', 'organization_id', 'last_sequence', 'status'])
+      .where('id', '=', deploymentId);
     query = 'viewer' in scope
       ? query.where('organization_id', '=', scope.viewer.organizationId)
       : query.where('service_id', '=', scope.hook.serviceId).where('organization_id', '=', scope.hook.organizationId);
     const deployment = await query.executeTakeFirst();
     if (!deployment) throw new NotFoundError('deployment');
     const start = afterSequence ?? Math.max(0, deployment.last_sequence - 1);
+    // Finished, and the subscriber already has the last event: nothing will ever follow.
+    if (isTerminal(deployment.status) && start >= deployment.last_sequence) return emptyStream();
     return this.stream('deployment:status', deploymentId, { [deploymentId]: start }, true);
   }
 
@@ -169,4 +174,8 @@ export class DeploymentStreams {
       await source.return?.();
     });
   }
+}
+
+function emptyStream(): AsyncIterableIterator<PublishedEvent> {
+  return new Repeater<PublishedEvent>((_push, stop) => stop());
 }

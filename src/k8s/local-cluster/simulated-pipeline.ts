@@ -75,7 +75,7 @@ export function stepLog(pipelineRun: KubeObject | undefined, step: string, exten
   const revision = pipelineRun ? revisionOf(pipelineRun) : 'main';
   const commit = createHash('sha1').update(pipelineRun?.metadata.uid ?? name).digest('hex');
   const image = (pipelineRun && paramValue(pipelineRun, 'image')) ?? `registry.local/${namespace}/app`;
-  const app = image.split('/').pop()?.split(':')[0] ?? 'app';
+  const app = (pipelineRun && paramValue(pipelineRun, 'service-name')) ?? image.split('/').pop()?.split(':')[0] ?? 'app';
   const digest = (seed: string) => createHash('sha256').update(commit + seed).digest('hex');
 
   const lines: Record<string, { ok: string[]; failure?: string[] }> = {
