@@ -65,7 +65,10 @@ export function slugify(name: string): string {
     .replace(/-+$/, '');
 }
 
-const SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~\/-]+$/;
+// A user or host that starts with "-" reaches ssh as a command-line option (`-oProxyCommand=...`).
+const SCP_LIKE = /^[A-Za-z0-9._][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._~\/-]+$/;
+const HOST = /^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])$/;
+const SSH_USER = /^[A-Za-z0-9._][A-Za-z0-9._-]*$/;
 
 /** Repository URLs a build can clone: https://, ssh://, or the scp-like `git@host:path`. */
 export function parseRepoUrl(raw: string, field = 'repoUrl'): string {
@@ -85,7 +88,10 @@ export function parseRepoUrl(raw: string, field = 'repoUrl'): string {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'ssh:') fail('must be an https://, ssh:// or git@host:path URL');
   if (!url.hostname) fail('must name a host');
-  if (url.protocol === 'https:' && (url.username || url.password)) fail('must not carry credentials');
+  if (!HOST.test(url.hostname)) fail('must name a host by DNS name or IP address');
+  // ssh:// names the login user (ssh://git@host/...), which is no secret; a password always is.
+  if (url.password || (url.protocol === 'https:' && url.username)) fail('must not carry credentials');
+  if (url.username && !SSH_USER.test(url.username)) fail('must name an ssh user of letters, digits, ".", "_" or "-"');
   if (url.pathname.length <= 1) fail('must name a repository path');
   return value;
 }
