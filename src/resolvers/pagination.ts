@@ -29,11 +29,19 @@ export function encodeCursor(p: Position): string {
   return Buffer.from(JSON.stringify([p.createdAt.toISOString(), p.id])).toString('base64url');
 }
 
+/** What encodeCursor writes: a canonical ISO instant in years 0000-9999, and an ID of ours. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const CURSOR_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 function decodeCursor(cursor: string, field: string): Position {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    const createdAt = new Date(String(at));
-    if (typeof id === 'string' && typeof at === 'string' && !Number.isNaN(createdAt.getTime())) return { createdAt, id };
+    // Anything else (a year PostgreSQL cannot store, a NUL in the ID) would fail in the query as
+    // an internal error rather than as the caller's mistake.
+    if (typeof at === 'string' && typeof id === 'string' && CURSOR_TIME.test(at) && CURSOR_ID.test(id)) {
+      const createdAt = new Date(at);
+      if (!Number.isNaN(createdAt.getTime()) && createdAt.toISOString() === at) return { createdAt, id };
+    }
   } catch {
     // fall through to the error below
   }
@@ -62,7 +70,8 @@ export function planPage(args: PageArgs): PagePlan {
   return {
     limit: size,
     direction: backward ? 'newer' : 'older',
-    from: cursor ? decodeCursor(cursor, backward ? 'before' : 'after') : null,
+    // "" is no cursor this API hands out: refused like any other, not read as "from the start".
+    from: cursor != null ? decodeCursor(cursor, backward ? 'before' : 'after') : null,
   };
 }
 
