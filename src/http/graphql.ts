@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../logger.js';
 import { asDomainError, HTTP_STATUS } from '../resolvers/errors.js';
+import type { Viewer } from '../resolvers/auth.js';
 import type { DomainServices } from '../resolvers/index.js';
 import type { GraphQLContext } from '../schema/context.js';
 import type { AbuseLimits } from './rate-limits.js';
@@ -13,6 +15,8 @@ export interface ServerContext {
   req: IncomingMessage;
   res?: ServerResponse;
   connectionParams?: Record<string, unknown>;
+  /** Set on HTTP by the authentication step, before the operation is parsed. */
+  viewer?: Viewer;
 }
 
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
@@ -24,14 +28,57 @@ export interface GraphQLHandlerProps {
   log: Logger;
 }
 
+const REQUEST_LEVEL_CODES = new Set(['UNAUTHENTICATED', 'RATE_LIMITED', 'UNAVAILABLE']);
+
 /** A domain error as a GraphQL error: its message, `extensions.code`, details and HTTP status. */
 function toGraphQLError(error: unknown): GraphQLError | undefined {
   const domain = asDomainError(error);
   if (!domain) return undefined;
+  // Refusals of the whole request set the HTTP status; a field's error leaves it 200, as
+  // GraphQL over HTTP expects for results that may carry data next to errors.
+  if (!REQUEST_LEVEL_CODES.has(domain.code)) {
+    return new GraphQLError(domain.message, { extensions: { code: domain.code, ...domain.details } });
+  }
   const retryAfter = domain.details.retryAfter;
   const http = { status: HTTP_STATUS[domain.code], ...(retryAfter ? { headers: { 'retry-after': String(retryAfter) } } : {}) };
   return new GraphQLError(domain.message, { extensions: { code: domain.code, ...domain.details, http } });
 }
+
+/**
+ * Only JSON request bodies run an operation. A browser's "simple" cross-site POST (text/plain, a
+ * form, multipart) cannot set this content type without a CORS preflight, so it can never
+ * execute anything (GET needs the Authorization header, which such a request cannot carry).
+ */
+function useJsonBodiesOnly(): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      if (request.method !== 'POST') return;
+      const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type === 'application/json' || type === 'application/graphql-response+json') return;
+      endResponse(
+        new fetchAPI.Response(
+          JSON.stringify({ errors: [{ message: 'send GraphQL requests as application/json', extensions: { code: 'BAD_REQUEST' } }] }),
+          { status: 415, headers: { 'content-type': 'application/json; charset=utf-8' } },
+        ),
+      );
+    },
+  };
+}
+
+/**
+ * Query limits (GraphQL Armor): depth, aliases, tokens, directives and cost, checked at
+ * validation, before anything runs; the same on HTTP, SSE and WebSocket because all three go
+ * through this envelop. Field suggestions stay on for authenticated callers only: an
+ * unauthenticated request is refused before validation.
+ */
+const armor = EnvelopArmorPlugin({
+  maxDepth: { n: 12, ignoreIntrospection: true },
+  maxAliases: { n: 15 },
+  maxTokens: { n: 2_000 },
+  maxDirectives: { n: 20 },
+  costLimit: { maxCost: 5_000 },
+  blockFieldSuggestion: { enabled: false },
+});
 
 /**
  * GraphQL over HTTP (and SSE) through graphql-yoga. Every operation needs `Authorization: Bearer`;
@@ -39,11 +86,64 @@ function toGraphQLError(error: unknown): GraphQLError | undefined {
  * reach clients, everything else is logged and answered "Unexpected error.".
  */
 export function createGraphQLHandler(props: GraphQLHandlerProps): Yoga {
+  /**
+   * The caller, from `Authorization: Bearer` on HTTP and SSE or the connection_init payload on
+   * WebSocket. Throws a GraphQL error carrying 401, 429 or 503.
+   */
+  const authenticate = async (req: IncomingMessage | undefined, authorization: unknown): Promise<Viewer> => {
+    const address = req ? clientAddress(req) : 'unknown';
+    try {
+      const blockedFor = await props.limits.authBlockedFor(address);
+      if (blockedFor !== null) {
+        throw new GraphQLError('too many failed authentications', {
+          extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'retry-after': String(blockedFor) } } },
+        });
+      }
+      const viewer = await props.services.auth.authenticate(typeof authorization === 'string' ? authorization : null);
+      if (!viewer) {
+        throw new GraphQLError('a valid API token is required: send "Authorization: Bearer <api token>"', {
+          extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+        });
+      }
+      return viewer;
+    } catch (error) {
+      if (error instanceof GraphQLError) throw error;
+      const mapped = toGraphQLError(error);
+      if (mapped?.extensions.code === 'UNAUTHENTICATED') await props.limits.recordAuthFailure(address);
+      throw mapped ?? error;
+    }
+  };
+
+  /**
+   * Authentication comes before parsing and validation, so a caller without a valid token learns
+   * nothing about the schema (no validation errors, no field suggestions).
+   */
+  const authenticateFirst: Plugin<{}, ServerContext> = {
+    async onRequest({ request, serverContext, endResponse, fetchAPI }) {
+      if (request.method === 'OPTIONS') return;
+      try {
+        serverContext.viewer = await authenticate(serverContext.req, request.headers.get('authorization'));
+      } catch (error) {
+        const graphQLError = error instanceof GraphQLError ? error : new GraphQLError('Unexpected error.');
+        const http = (graphQLError.extensions.http ?? {}) as { status?: number; headers?: Record<string, string> };
+        const { http: _omit, ...extensions } = graphQLError.extensions;
+        endResponse(
+          new fetchAPI.Response(JSON.stringify({ errors: [{ message: graphQLError.message, extensions }] }), {
+            status: http.status ?? 500,
+            headers: { 'content-type': 'application/json; charset=utf-8', ...http.headers },
+          }),
+        );
+      }
+    },
+  };
+
   return createYoga<ServerContext, GraphQLContext>({
     schema: props.schema,
     graphqlEndpoint: '/graphql',
     graphiql: false,
     landingPage: false,
+    batching: false,
+    plugins: [useJsonBodiesOnly(), authenticateFirst, armor],
     logging: {
       debug: () => {},
       info: () => {},
@@ -60,29 +160,9 @@ export function createGraphQLHandler(props: GraphQLHandlerProps): Yoga {
         return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },
     },
-    context: async ({ request, req, connectionParams }) => {
-      const address = req ? clientAddress(req) : 'unknown';
-      try {
-        const blockedFor = await props.limits.authBlockedFor(address);
-        if (blockedFor !== null) {
-          throw new GraphQLError('too many failed authentications', {
-            extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'retry-after': String(blockedFor) } } },
-          });
-        }
-        const authorization = connectionParams ? connectionParams.authorization : request.headers.get('authorization');
-        const viewer = await props.services.auth.authenticate(typeof authorization === 'string' ? authorization : null);
-        if (!viewer) {
-          throw new GraphQLError('a valid API token is required: send "Authorization: Bearer <api token>"', {
-            extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-          });
-        }
-        return { viewer, services: props.services };
-      } catch (error) {
-        if (error instanceof GraphQLError) throw error;
-        const mapped = toGraphQLError(error);
-        if (mapped?.extensions.code === 'UNAUTHENTICATED') await props.limits.recordAuthFailure(address);
-        throw mapped ?? error;
-      }
-    },
+    context: async ({ viewer, req, connectionParams }) => ({
+      viewer: viewer ?? (await authenticate(req, connectionParams?.authorization)),
+      services: props.services,
+    }),
   });
 }

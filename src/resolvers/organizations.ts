@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db, DbExecutor } from '../db/database.js';
 import type { Role } from '../db/tables/api-tokens.js';
 import { requirePlatformAdmin, requireRole, type Viewer } from './auth.js';
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError, NotFoundError } from './errors.js';
 import { toApiToken, toOrganization, type ApiToken, type Organization } from './models.js';
 import { API_TOKEN_PREFIX, displayPrefix, generateToken, hashToken, newId } from './tokens.js';
 import { parseName } from './validation.js';
@@ -63,6 +63,36 @@ export class OrganizationService {
       .returningAll()
       .executeTakeFirstOrThrow();
     return { apiToken: toApiToken(row), token };
+  }
+
+  /** ADMIN only: the organization's tokens, newest first (revoked ones included). */
+  async listApiTokens(viewer: Viewer): Promise<ApiToken[]> {
+    requireRole(viewer, 'ADMIN');
+    const rows = await this.props.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('organization_id', '=', viewer.organizationId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .execute();
+    return rows.map(toApiToken);
+  }
+
+  /**
+   * ADMIN only. Every replica checks tokens against the database on each request, so the token
+   * stops working everywhere at once. Revoking twice keeps the first time.
+   */
+  async revokeApiToken(viewer: Viewer, id: string): Promise<ApiToken> {
+    requireRole(viewer, 'ADMIN');
+    const row = await this.props.db
+      .updateTable('api_tokens')
+      .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.fn<Date>('now')) }))
+      .where('id', '=', id)
+      .where('organization_id', '=', viewer.organizationId)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) throw new NotFoundError('API token');
+    return toApiToken(row);
   }
 
   async getApiToken(viewer: Viewer, id: string): Promise<ApiToken | null> {

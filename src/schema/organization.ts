@@ -20,6 +20,7 @@ export const ApiTokenRef = builder.objectRef<ApiToken>('ApiToken').implement({
     tokenPrefix: t.exposeString('tokenPrefix'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
+    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
   }),
 });
 
@@ -75,5 +76,26 @@ builder.mutationField('createApiToken', (t) =>
     type: CreateApiTokenPayload,
     args: { input: t.arg({ type: CreateApiTokenInput, required: true }) },
     resolve: (_, { input }, ctx) => ctx.services.organizations.createApiToken(ctx.viewer, input),
+  }),
+);
+
+builder.queryField('apiTokens', (t) =>
+  t.field({
+    type: [ApiTokenRef],
+    description: "ADMIN only: the organization's API tokens, newest first, revoked ones included.",
+    resolve: (_, __, ctx) => ctx.services.organizations.listApiTokens(ctx.viewer),
+  }),
+);
+
+const RevokeApiTokenPayload = builder.objectRef<{ apiToken: ApiToken }>('RevokeApiTokenPayload').implement({
+  fields: (t) => ({ apiToken: t.expose('apiToken', { type: ApiTokenRef }) }),
+});
+
+builder.mutationField('revokeApiToken', (t) =>
+  t.field({
+    type: RevokeApiTokenPayload,
+    description: 'ADMIN only: the token stops working on every replica at once.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_, { id }, ctx) => ({ apiToken: await ctx.services.organizations.revokeApiToken(ctx.viewer, String(id)) }),
   }),
 );

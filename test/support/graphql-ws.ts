@@ -1,4 +1,4 @@
-import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 
 /** A graphql-ws client with retries off, authenticated through connection_init. */
@@ -13,8 +13,8 @@ export function wsClient(httpUrl: string, token: string | null, options: { lazy?
 }
 
 /** Collects every result of one subscription until it completes (or errors). */
-export async function collect<T = any>(client: Client, query: string, variables: Record<string, unknown>, onFirst?: () => void): Promise<{ results: ExecutionResult<T>[]; error?: unknown }> {
-  const results: ExecutionResult<T>[] = [];
+export async function collect<T = any>(client: Client, query: string, variables: Record<string, unknown>, onFirst?: () => void): Promise<{ results: FormattedExecutionResult<T, unknown>[]; error?: unknown }> {
+  const results: FormattedExecutionResult<T, unknown>[] = [];
   return new Promise((resolve) => {
     let first = true;
     client.subscribe<T>(
