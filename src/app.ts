@@ -10,6 +10,7 @@ import { createDatabase } from './db/pool.js';
 import { createGraphQLHandler } from './http/graphql.js';
 import { sendHealth, sendReadiness, type ReadinessCheck } from './http/health.js';
 import { HookRoute, matchHookPath } from './http/hook-route.js';
+import { AppMetrics, type RouteLabel } from './http/metrics.js';
 import { AbuseLimits } from './http/rate-limits.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
 import { sendJson } from './http/respond.js';
@@ -173,6 +174,23 @@ export async function startApp(props: StartAppProps): Promise<App> {
       { name: 'notifications', check: () => notifications.isListening() },
     ];
 
+    const metrics = new AppMetrics({
+      db,
+      dispatchRetries: () => dispatcher!.retries,
+      watchRestarts: () => watcher.restarts,
+      openSubscriptions: () => services.streams.openCount(),
+      websocketClients: () => websocket.clientCount(),
+    });
+
+    /** Metrics and one access-log line per request, labelled by route (paths may hold tokens). */
+    const track = (req: http.IncomingMessage, res: http.ServerResponse, route: RouteLabel) => {
+      metrics.observe(req, res, route);
+      const started = performance.now();
+      res.once('close', () => {
+        log.info({ route, method: req.method, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
+      });
+    };
+
     handler = (req, res) => {
       let url: URL;
       try {
@@ -181,12 +199,19 @@ export async function startApp(props: StartAppProps): Promise<App> {
       } catch {
         return sendJson(res, 400, { error: 'malformed request target' });
       }
-      if (url.pathname === '/graphql') return void yoga(req, res);
+      if (url.pathname === '/graphql') {
+        track(req, res, 'graphql');
+        return void yoga(req, res);
+      }
       const hook = matchHookPath(url.pathname);
       if (hook === 'malformed') return sendJson(res, 400, { error: 'malformed percent-encoding in the path' });
-      if (hook) return void hookRoute.handle(req, res, hook, url);
+      if (hook) {
+        track(req, res, hook.kind === 'trigger' ? 'hook_trigger' : 'hook_status');
+        return void hookRoute.handle(req, res, hook, url);
+      }
       if (url.pathname === '/healthz') return sendHealth(res);
       if (url.pathname === '/readyz') return void sendReadiness(res, readiness);
+      if (url.pathname === '/metrics') return void metrics.send(res);
       sendJson(res, 404, { error: 'not found' });
     };
     server.on('clientError', (_error, socket) => {

@@ -37,6 +37,8 @@ export class DeploymentDispatcher {
   private wakeRequested = false;
   private loop: Promise<void> | null = null;
   private sleeper: { timer: NodeJS.Timeout; resolve: () => void } | null = null;
+  /** PipelineRun creates that failed and were scheduled again. */
+  retries = 0;
 
   constructor(private readonly props: DispatcherProps) {
     this.pollIntervalMs = props.pollIntervalMs ?? 1_000;
@@ -163,6 +165,7 @@ export class DeploymentDispatcher {
             .set({ dispatch_attempts: attempts, next_dispatch_at: sql`now() + make_interval(secs => ${delayMs / 1000})` })
             .where('id', '=', row.id)
             .execute();
+          this.retries += 1;
           this.props.log.info({ deploymentId: row.id, attempts, delayMs, reason: describeKubeError(error) }, 'PipelineRun create failed; will retry');
         }
       }

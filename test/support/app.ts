@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startApp, type App, type AppTuning } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { createTestDatabase } from './database.js';
 
 export interface TestApp {
@@ -38,6 +38,8 @@ export interface TestAppOptions {
   /** Share a database (two replicas); default: a fresh one. */
   databaseUrl?: string;
   tuning?: AppTuning;
+  /** Where the app logs; default: silent (TEST_LOG_LEVEL to see it). */
+  log?: Logger;
 }
 
 /**
@@ -60,7 +62,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   });
   const app = await startApp({
     config,
-    log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    log: options.log ?? createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     tuning: { ...TEST_TUNING, ...options.tuning },
   });
   return {
