@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db, DbExecutor } from '../db/database.js';
 import type { Role } from '../db/tables/api-tokens.js';
 import { requirePlatformAdmin, requireRole, type Viewer } from './auth.js';
-import { InvalidInputError, NotFoundError } from './errors.js';
+import { ForbiddenError, InvalidInputError, NotFoundError } from './errors.js';
 import { toApiToken, toOrganization, type ApiToken, type Organization } from './models.js';
 import { API_TOKEN_PREFIX, displayPrefix, generateToken, hashToken, newId } from './tokens.js';
 import { parseName } from './validation.js';
@@ -89,10 +89,20 @@ export class OrganizationService {
       .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.fn<Date>('now')) }))
       .where('id', '=', id)
       .where('organization_id', '=', viewer.organizationId)
+      // The platform administrator's token lives in the default organization, but its ADMINs
+      // rank below it: they must not be able to lock it out.
+      .$if(!viewer.platformAdmin, (qb) => qb.where('platform_admin', '=', false))
       .returningAll()
       .executeTakeFirst();
-    if (!row) throw new NotFoundError('API token');
-    return toApiToken(row);
+    if (row) return toApiToken(row);
+    const protectedToken = await this.props.db
+      .selectFrom('api_tokens')
+      .select('id')
+      .where('id', '=', id)
+      .where('organization_id', '=', viewer.organizationId)
+      .executeTakeFirst();
+    if (protectedToken) throw new ForbiddenError("only the platform administrator can revoke the platform administrator's token");
+    throw new NotFoundError('API token');
   }
 
   async getApiToken(viewer: Viewer, id: string): Promise<ApiToken | null> {
