@@ -41,48 +41,28 @@ function statusesBefore(status: DeploymentStatus): DeploymentStatus[] {
   return DEPLOYMENT_STATUSES.filter((s) => RANK[s] < RANK[status]);
 }
 
-interface NewDeployment {
-  organizationId: string;
-  serviceId: string;
-  branch: string;
-  clearCache: boolean;
-  hookId?: string;
-  triggeredByTokenId?: string;
-  idempotencyKey?: string;
-}
-
 export class DeploymentService {
   constructor(private readonly props: DeploymentServiceProps) {}
 
   /**
    * A hook call: the deployment row (the dispatcher's outbox), its first event and the hook's
-   * audit fields in one transaction. With an Idempotency-Key already used for this service, the
+   * audit fields, in one statement. With an Idempotency-Key already used for this service, the
    * earlier deployment comes back instead and nothing new is queued.
    */
   async createFromHook(
     caller: HookCaller,
     input: { branch: string | null; clearCache: boolean; idempotencyKey: string | null; clientAddress: string | null },
   ): Promise<{ deployment: Deployment; created: boolean }> {
-    const result = await this.props.db.transaction().execute(async (tx) => {
-      const service = await tx
-        .selectFrom('services')
-        .select('default_branch')
-        .where('id', '=', caller.serviceId)
-        .executeTakeFirstOrThrow();
-      await tx
-        .updateTable('deploy_hooks')
-        .set((eb) => ({ last_used_at: new Date(), last_used_ip: input.clientAddress, use_count: eb('use_count', '+', 1) }))
-        .where('id', '=', caller.hookId)
-        .execute();
-      return insertDeployment(tx, {
-        organizationId: caller.organizationId,
-        serviceId: caller.serviceId,
-        hookId: caller.hookId,
-        branch: input.branch ?? service.default_branch,
-        clearCache: input.clearCache,
-        idempotencyKey: input.idempotencyKey ?? undefined,
-      });
+    const result = await queueDeployment(this.props.db, {
+      organizationId: caller.organizationId,
+      serviceId: caller.serviceId,
+      hook: { id: caller.hookId, clientAddress: input.clientAddress },
+      branch: input.branch,
+      clearCache: input.clearCache,
+      idempotencyKey: input.idempotencyKey,
     });
+    // The hook was authenticated a moment ago; its service can only have vanished since.
+    if (!result) throw new NotFoundError('service');
     if (result.created) this.props.onQueued?.(result.deployment.id);
     return result;
   }
@@ -94,22 +74,15 @@ export class DeploymentService {
   ): Promise<Deployment> {
     requireRole(viewer, 'MEMBER');
     const branch = input.branch == null ? null : parseBranch(input.branch);
-    const result = await this.props.db.transaction().execute(async (tx) => {
-      const service = await tx
-        .selectFrom('services')
-        .select(['id', 'default_branch'])
-        .where('id', '=', input.serviceId)
-        .where('organization_id', '=', viewer.organizationId)
-        .executeTakeFirst();
-      if (!service) throw new NotFoundError('service');
-      return insertDeployment(tx, {
-        organizationId: viewer.organizationId,
-        serviceId: service.id,
-        triggeredByTokenId: viewer.tokenId,
-        branch: branch ?? service.default_branch,
-        clearCache: input.clearCache ?? false,
-      });
+    const result = await queueDeployment(this.props.db, {
+      organizationId: viewer.organizationId,
+      serviceId: input.serviceId,
+      triggeredByTokenId: viewer.tokenId,
+      branch,
+      clearCache: input.clearCache ?? false,
+      idempotencyKey: null,
     });
+    if (!result) throw new NotFoundError('service');
     this.props.onQueued?.(result.deployment.id);
     return result.deployment;
   }
@@ -241,37 +214,51 @@ export class DeploymentService {
   }
 }
 
-async function insertDeployment(tx: DbExecutor, input: NewDeployment): Promise<{ deployment: Deployment; created: boolean }> {
-  const id = newDeploymentId();
-  const inserted = await tx
-    .insertInto('deployments')
-    .values({
-      id,
-      organization_id: input.organizationId,
-      service_id: input.serviceId,
-      hook_id: input.hookId ?? null,
-      triggered_by_token_id: input.triggeredByTokenId ?? null,
-      branch: input.branch,
-      clear_cache: input.clearCache,
-      status: 'QUEUED',
-      last_sequence: 1,
-      idempotency_key: input.idempotencyKey ?? null,
-    })
-    .onConflict((oc) => oc.columns(['service_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
-    .returningAll()
+interface NewDeployment {
+  organizationId: string;
+  serviceId: string;
+  /** null: the service's default branch. */
+  branch: string | null;
+  clearCache: boolean;
+  hook?: { id: string; clientAddress: string | null };
+  triggeredByTokenId?: string;
+  idempotencyKey: string | null;
+}
+
+/**
+ * Queues a deployment in ONE statement (one round trip, atomic without a transaction): the row,
+ * its first event and, for a hook call, the hook's audit fields. Null when the service does not
+ * exist in the organization. A conflicting Idempotency-Key returns the earlier deployment.
+ */
+async function queueDeployment(db: Db, input: NewDeployment): Promise<{ deployment: Deployment; created: boolean } | null> {
+  const hookId = input.hook?.id ?? null;
+  const { rows } = await sql<Selectable<Database['deployments']>>`
+    with service as (
+      select id, default_branch from services where id = ${input.serviceId} and organization_id = ${input.organizationId}
+    ), hook_use as (
+      update deploy_hooks
+      set last_used_at = now(), last_used_ip = ${input.hook?.clientAddress ?? null}, use_count = use_count + 1
+      where id = ${hookId} and exists (select 1 from service)
+    ), queued as (
+      insert into deployments (id, organization_id, service_id, hook_id, triggered_by_token_id, branch, clear_cache, status, last_sequence, idempotency_key)
+      select ${newDeploymentId()}, ${input.organizationId}, service.id, ${hookId}, ${input.triggeredByTokenId ?? null},
+             coalesce(${input.branch}, service.default_branch), ${input.clearCache}, 'QUEUED', 1, ${input.idempotencyKey}
+      from service
+      on conflict (service_id, idempotency_key) where idempotency_key is not null do nothing
+      returning *
+    ), first_event as (
+      insert into deployment_events (deployment_id, sequence, status, previous_status, at)
+      select id, 1, 'QUEUED', null, created_at from queued
+    )
+    select * from queued`.execute(db);
+  if (rows[0]) return { deployment: toDeployment(rows[0]), created: true };
+  if (input.idempotencyKey === null) return null;
+  const existing = await db
+    .selectFrom('deployments')
+    .selectAll()
+    .where('service_id', '=', input.serviceId)
+    .where('organization_id', '=', input.organizationId)
+    .where('idempotency_key', '=', input.idempotencyKey)
     .executeTakeFirst();
-  if (!inserted) {
-    const existing = await tx
-      .selectFrom('deployments')
-      .selectAll()
-      .where('service_id', '=', input.serviceId)
-      .where('idempotency_key', '=', input.idempotencyKey!)
-      .executeTakeFirstOrThrow();
-    return { deployment: toDeployment(existing), created: false };
-  }
-  await tx
-    .insertInto('deployment_events')
-    .values({ deployment_id: id, sequence: 1, status: 'QUEUED', previous_status: null, at: inserted.created_at })
-    .execute();
-  return { deployment: toDeployment(inserted), created: true };
+  return existing ? { deployment: toDeployment(existing), created: false } : null;
 }
