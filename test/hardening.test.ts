@@ -120,6 +120,22 @@ describe('GraphQL over HTTP', () => {
     expect(batch.status).toBeLessThan(500);
   });
 
+  it('counts page sizes passed as variables in the query cost, and lets a dashboard-sized query through', async () => {
+    const nested = 'query($n: Int) { services(first: $n) { edges { node { deployments(first: $n) { edges { node { id logs } } } } } } }';
+    const refused = await t.gql(t.adminToken, nested, { n: 100 });
+    expect(refused.data).toBeNull();
+    expect(refused.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    expect(refused.errors?.[0]?.message).toMatch(/complexity is \d+, above the limit of 5000/);
+    const small = await t.gql(t.adminToken, nested, { n: 2 });
+    expect(small.errors).toBeUndefined();
+    const dashboard = await t.gql(
+      t.adminToken,
+      'query($n: Int) { deployments(first: $n) { edges { cursor node { id status reason message branch createdAt service { id name } hook { id name } events { sequence status at } } } pageInfo { hasNextPage endCursor } } }',
+      { n: 50 },
+    );
+    expect(dashboard.errors).toBeUndefined();
+  });
+
   it('masks internal errors and gives unauthenticated callers nothing to learn from', async () => {
     const unauthenticated = await t.gql(null, '{ servicez { id } }');
     expect(unauthenticated.status).toBe(401);

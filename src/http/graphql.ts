@@ -66,8 +66,8 @@ function useJsonBodiesOnly(): Plugin {
 }
 
 /**
- * Query limits (GraphQL Armor): depth, aliases, tokens, directives and cost, checked at
- * validation, before anything runs; the same on HTTP, SSE and WebSocket because all three go
+ * Query limits (GraphQL Armor): depth, aliases, tokens and directives, checked at validation,
+ * before anything runs; the same on HTTP, SSE and WebSocket because all three go
  * through this envelop. Field suggestions stay on for authenticated callers only: an
  * unauthenticated request is refused before validation.
  */
@@ -76,7 +76,8 @@ const armor = EnvelopArmorPlugin({
   maxAliases: { n: 15 },
   maxTokens: { n: 2_000 },
   maxDirectives: { n: 20 },
-  costLimit: { maxCost: 5_000 },
+  // Cost is the schema's own complexity limit (Pothos), which also counts page sizes passed as variables.
+  costLimit: { enabled: false },
   blockFieldSuggestion: { enabled: false },
 });
 
@@ -155,7 +156,8 @@ export function createGraphQLHandler(props: GraphQLHandlerProps): Yoga {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
         const mapped = toGraphQLError(original);
         if (mapped) return mapped;
-        if (error instanceof GraphQLError && !error.originalError) return error;
+        // GraphQL errors thrown on purpose (limits, validation) are already meant for clients.
+        if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) return error;
         props.log.error({ err: original }, 'unexpected error in a GraphQL operation');
         return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },

@@ -1,5 +1,8 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import RelayPlugin from '@pothos/plugin-relay';
+import { GraphQLError } from 'graphql';
+import { DEFAULT_PAGE_SIZE } from '../resolvers/pagination.js';
 import type { GraphQLContext } from './context.js';
 
 /** The one builder: domain files in this folder add their types and fields to it. */
@@ -12,14 +15,29 @@ export const builder = new SchemaBuilder<{
     DateTime: { Input: Date; Output: Date };
   };
 }>({
-  plugins: [RelayPlugin],
+  plugins: [ComplexityPlugin, RelayPlugin],
   defaultFieldNullability: false,
+  // Cost is computed per request with its variables, before any resolver runs: a page size passed
+  // as a variable counts as much as one written in the query.
+  complexity: {
+    defaultComplexity: 1,
+    defaultListMultiplier: 10,
+    limit: { complexity: 5_000, depth: 12, breadth: 500 },
+    complexityError: (kind, result) => {
+      const measure = kind.toLowerCase() as 'complexity' | 'depth' | 'breadth';
+      const max = { complexity: result.maxComplexity, depth: result.maxDepth, breadth: result.maxBreadth }[measure];
+      return new GraphQLError(`the query's ${measure} is ${result[measure]}, above the limit of ${max}`, {
+        extensions: { code: 'QUERY_TOO_COMPLEX' },
+      });
+    },
+  },
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
     nodeQueryOptions: false,
     nodesQueryOptions: false,
-    edgesFieldOptions: { nullable: false },
+    // The connection field carries the page-size multiplier; its edges list adds none of its own.
+    edgesFieldOptions: { nullable: false, complexity: { field: 0, multiplier: 1 } },
     nodeFieldOptions: { nullable: false },
   },
 });
@@ -36,3 +54,8 @@ builder.scalarType('DateTime', {
 
 builder.queryType({});
 builder.mutationType({});
+
+/** Complexity of a Relay connection field: its sub-selection counts once per requested item. */
+export function connectionComplexity(args: { first?: number | null; last?: number | null }) {
+  return { field: 1, multiplier: Math.max(1, Math.min(args.first ?? args.last ?? DEFAULT_PAGE_SIZE, 100)) };
+}

@@ -1,6 +1,6 @@
 import { DEPLOYMENT_STATUSES } from '../db/tables/deployments.js';
 import type { Deployment, DeploymentEvent } from '../resolvers/models.js';
-import { builder } from './builder.js';
+import { builder, connectionComplexity } from './builder.js';
 import { toConnection } from './connection.js';
 import { DeployHookRef } from './hook.js';
 import { ApiTokenRef } from './organization.js';
@@ -58,6 +58,8 @@ export const DeploymentRef = builder.objectRef<Deployment>('Deployment').impleme
     }),
     logs: t.string({
       nullable: true,
+      // Each one reads pods and logs from Kubernetes.
+      complexity: 25,
       description: "Every build step's log in pipeline order, each line prefixed `[task/step] `; null before the build has started.",
       resolve: (d, _, ctx) => ctx.services.deployments.getLogs(d),
     }),
@@ -68,6 +70,7 @@ builder.objectField(ServiceRef, 'deployments', (t) =>
   t.connection({
     type: DeploymentRef,
     description: 'Newest first.',
+    complexity: connectionComplexity,
     resolve: async (service, args, ctx) =>
       toConnection(await ctx.services.deployments.listDeployments(ctx.viewer, { ...args, serviceId: service.id })),
   }),
@@ -82,6 +85,7 @@ builder.queryFields((t) => ({
   }),
   deployments: t.connection({
     type: DeploymentRef,
+    complexity: connectionComplexity,
     description: "Newest first; all of the organization's deployments, or one service's.",
     args: { serviceId: t.arg.id({ required: false }) },
     resolve: async (_, args, ctx) =>

@@ -1,5 +1,5 @@
 import type { Service } from '../resolvers/models.js';
-import { builder } from './builder.js';
+import { builder, connectionComplexity } from './builder.js';
 import { toConnection } from './connection.js';
 
 export const ServiceRef = builder.objectRef<Service>('Service').implement({
@@ -24,6 +24,7 @@ builder.queryFields((t) => ({
   }),
   services: t.connection({
     type: ServiceRef,
+    complexity: connectionComplexity,
     description: 'Newest first.',
     resolve: async (_, args, ctx) => toConnection(await ctx.services.catalog.listServices(ctx.viewer, args)),
   }),
