@@ -52,6 +52,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (bootstrapAdminToken !== null && !/^[\x21-\x7e]{16,512}$/.test(bootstrapAdminToken)) {
     throw new ConfigError('BOOTSTRAP_ADMIN_TOKEN must be 16 to 512 printable characters without spaces');
   }
+  const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
+  if (inCluster && !env.DATABASE_URL) {
+    // Each replica would quietly start its own empty embedded database.
+    throw new ConfigError('DATABASE_URL must be set when running in a Kubernetes pod');
+  }
   return {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 4000, 0, 65535),
@@ -59,7 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseUrl: env.DATABASE_URL || null,
     dataDir: path.resolve(env.DATA_DIR || './.data'),
     kubeconfig: env.KUBECONFIG || null,
-    inCluster: Boolean(env.KUBERNETES_SERVICE_HOST),
+    inCluster,
     buildNamespace,
     bootstrapAdminToken,
     hookRateLimit: integer(env, 'HOOK_RATE_LIMIT', 60, 0, 1_000_000),
