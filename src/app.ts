@@ -10,6 +10,7 @@ import { createDatabase } from './db/pool.js';
 import { createGraphQLHandler } from './http/graphql.js';
 import { sendHealth, sendReadiness, type ReadinessCheck } from './http/health.js';
 import { HookRoute, matchHookPath } from './http/hook-route.js';
+import { isLivePagePath, serveLivePage } from './http/live-page.js';
 import { AppMetrics, type RouteLabel } from './http/metrics.js';
 import { AbuseLimits } from './http/rate-limits.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
@@ -209,6 +210,7 @@ export async function startApp(props: StartAppProps): Promise<App> {
         track(req, res, hook.kind === 'trigger' ? 'hook_trigger' : 'hook_status');
         return void hookRoute.handle(req, res, hook, url);
       }
+      if (isLivePagePath(url.pathname)) return void serveLivePage(req, res, url.pathname);
       if (url.pathname === '/healthz') return sendHealth(res);
       if (url.pathname === '/readyz') return void sendReadiness(res, readiness);
       if (url.pathname === '/metrics') return void metrics.send(res);
