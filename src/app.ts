@@ -143,6 +143,7 @@ export async function startApp(props: StartAppProps): Promise<App> {
       pipelineRuns,
       namespace: config.buildNamespace,
       imageRegistry: config.imageRegistry,
+      serviceAccount: config.buildServiceAccount,
       log,
       pollIntervalMs: tuning.dispatchPollMs,
       giveUpAfterMs: tuning.dispatchGiveUpAfterMs,
@@ -165,7 +166,11 @@ export async function startApp(props: StartAppProps): Promise<App> {
     watcher.start();
     cleanup.push(() => watcher.stop());
 
-    const limits = new AbuseLimits({ hookRateLimit: config.hookRateLimit, authFailureLimit: config.authFailureLimit });
+    const limits = new AbuseLimits({
+      hookRateLimit: config.hookRateLimit,
+      authFailureLimit: config.authFailureLimit,
+      trustedProxies: config.trustProxy,
+    });
     const yoga = createGraphQLHandler({ schema: buildSchema(), services, limits, log });
     const hookRoute = new HookRoute({ services, limits, publicUrl, log });
     const websocket = attachGraphQLWebSocket({ server, yoga, log });
@@ -210,7 +215,10 @@ export async function startApp(props: StartAppProps): Promise<App> {
         track(req, res, hook.kind === 'trigger' ? 'hook_trigger' : 'hook_status');
         return void hookRoute.handle(req, res, hook, url);
       }
-      if (isLivePagePath(url.pathname)) return void serveLivePage(req, res, url.pathname);
+      if (isLivePagePath(url.pathname)) {
+        track(req, res, 'page');
+        return void serveLivePage(req, res, url.pathname);
+      }
       if (url.pathname === '/healthz') return sendHealth(res);
       if (url.pathname === '/readyz') return void sendReadiness(res, readiness);
       if (url.pathname === '/metrics') return void metrics.send(res);

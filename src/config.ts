@@ -18,9 +18,13 @@ export interface AppConfig {
   hookRateLimit: number;
   /** Failed authentications per client address per minute; 0 turns the limit off. */
   authFailureLimit: number;
+  /** Reverse proxies in front of the app whose X-Forwarded-For entries are trusted (0: none). */
+  trustProxy: number;
   localTekton: 'simulate' | 'off';
   /** Registry the build pushes to: images are `IMAGE_REGISTRY/<org namespace>/<service>:<deployment>`. */
   imageRegistry: string;
+  /** The ServiceAccount build TaskRuns run as; null leaves it to Tekton (the namespace's default). */
+  buildServiceAccount: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -43,6 +47,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const buildNamespace = env.BUILD_NAMESPACE || 'stackblaze-builds';
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(buildNamespace)) {
     throw new ConfigError(`BUILD_NAMESPACE must be a Kubernetes namespace name, got "${buildNamespace}"`);
+  }
+  const buildServiceAccount = env.BUILD_SERVICE_ACCOUNT;
+  if (buildServiceAccount && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(buildServiceAccount)) {
+    throw new ConfigError(`BUILD_SERVICE_ACCOUNT must be a Kubernetes object name, got "${buildServiceAccount}"`);
   }
   const publicUrl = env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, '') : null;
   if (publicUrl !== null && !/^https?:\/\/[^\s/]+/.test(publicUrl)) {
@@ -69,7 +77,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bootstrapAdminToken,
     hookRateLimit: integer(env, 'HOOK_RATE_LIMIT', 60, 0, 1_000_000),
     authFailureLimit: integer(env, 'AUTH_FAILURE_LIMIT', 30, 0, 1_000_000),
+    trustProxy: integer(env, 'TRUST_PROXY', 0, 0, 10),
     localTekton,
     imageRegistry: env.IMAGE_REGISTRY || 'registry.stackblaze.local',
+    buildServiceAccount: env.BUILD_SERVICE_ACCOUNT || null,
   };
 }

@@ -9,6 +9,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const app = await startApp({ config, log });
   process.stdout.write(`StackBlaze control plane ready in ${Date.now() - started} ms\n`);
+  process.stdout.write(`Live page: ${app.publicUrl}/\n`);
   process.stdout.write(`GraphQL: ${app.publicUrl}/graphql\n`);
   process.stdout.write(`Hooks:   ${app.publicUrl}/hooks/{serviceId}/{token}\n`);
   if (app.generatedAdminToken) {

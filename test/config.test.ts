@@ -16,8 +16,10 @@ describe('loadConfig', () => {
       bootstrapAdminToken: null,
       hookRateLimit: 60,
       authFailureLimit: 30,
+      trustProxy: 0,
       localTekton: 'simulate',
       imageRegistry: 'registry.stackblaze.local',
+      buildServiceAccount: null,
     });
   });
 
@@ -35,6 +37,8 @@ describe('loadConfig', () => {
       AUTH_FAILURE_LIMIT: '5',
       LOCAL_TEKTON: 'off',
       IMAGE_REGISTRY: 'ghcr.io/acme',
+      TRUST_PROXY: '2',
+      BUILD_SERVICE_ACCOUNT: 'stackblaze-build',
     });
     expect(config).toMatchObject({
       host: '0.0.0.0',
@@ -48,6 +52,8 @@ describe('loadConfig', () => {
       authFailureLimit: 5,
       localTekton: 'off',
       imageRegistry: 'ghcr.io/acme',
+      trustProxy: 2,
+      buildServiceAccount: 'stackblaze-build',
     });
   });
 
@@ -61,6 +67,8 @@ describe('loadConfig', () => {
     [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
     [{ BOOTSTRAP_ADMIN_TOKEN: 'short' }, 'BOOTSTRAP_ADMIN_TOKEN'],
     [{ KUBERNETES_SERVICE_HOST: '10.0.0.1' }, 'DATABASE_URL'],
+    [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
+    [{ BUILD_SERVICE_ACCOUNT: 'Bad Name' }, 'BUILD_SERVICE_ACCOUNT'],
   ])('refuses %j naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);

@@ -257,3 +257,27 @@ describe('rate limits', () => {
     expect(api.status).toBe(429);
   });
 });
+
+describe('behind a reverse proxy (TRUST_PROXY=1)', () => {
+  let proxied: TestApp;
+  beforeAll(async () => {
+    proxied = await startTestApp({ TRUST_PROXY: '1', AUTH_FAILURE_LIMIT: '2' });
+  });
+  afterAll(async () => proxied?.stop());
+
+  it('counts failures and records use per forwarded client, not per proxy, and ignores spoofed entries', async () => {
+    const svc = await createService(proxied, proxied.adminToken);
+    const wrong = `${proxied.app.url}/hooks/${svc}/sbhook_${'q'.repeat(43)}`;
+    const from = (client: string) => fetch(wrong, { method: 'POST', headers: { 'x-forwarded-for': client } }).then((r) => r.status);
+    expect([await from('203.0.113.7'), await from('203.0.113.7'), await from('203.0.113.7')]).toEqual([401, 401, 429]);
+    // Another client behind the same proxy keeps its own budget, whatever it claims further left.
+    expect(await from('198.51.100.1, 203.0.113.9')).toBe(401);
+    const good = await createHook(proxied, proxied.adminToken, svc);
+    await fetch(good.url, { method: 'POST', headers: { 'x-forwarded-for': '192.0.2.44' } });
+    const client = new pg.Client({ connectionString: proxied.databaseUrl });
+    await client.connect();
+    const { rows } = await client.query('select last_used_ip from deploy_hooks where id = $1', [good.id]);
+    await client.end();
+    expect(rows[0].last_used_ip).toBe('192.0.2.44');
+  });
+});

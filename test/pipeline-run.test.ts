@@ -51,6 +51,11 @@ describe('buildPipelineRun', () => {
     for (const value of Object.values(params)) expect(typeof value).toBe('string');
   });
 
+  it('runs the build as the configured ServiceAccount, or leaves it to Tekton', () => {
+    expect(run.spec.taskRunTemplate).toBeUndefined();
+    expect(buildPipelineRun({ ...input, serviceAccount: 'stackblaze-build' }).spec.taskRunTemplate).toEqual({ serviceAccountName: 'stackblaze-build' });
+  });
+
   it('makes DNS-label namespaces from organization IDs', () => {
     expect(targetNamespaceFor('org_ABC_def')).toBe('sb-org-abc-def');
     expect(targetNamespaceFor('org_' + 'x'.repeat(80))).toHaveLength(63);

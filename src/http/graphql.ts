@@ -8,7 +8,6 @@ import type { Viewer } from '../resolvers/auth.js';
 import type { DomainServices } from '../resolvers/index.js';
 import type { GraphQLContext } from '../schema/context.js';
 import type { AbuseLimits } from './rate-limits.js';
-import { clientAddress } from './respond.js';
 
 /** What each transport hands yoga: the Node request, and over WebSocket the connection_init payload. */
 export interface ServerContext {
@@ -92,7 +91,7 @@ export function createGraphQLHandler(props: GraphQLHandlerProps): Yoga {
    * WebSocket. Throws a GraphQL error carrying 401, 429 or 503.
    */
   const authenticate = async (req: IncomingMessage | undefined, authorization: unknown): Promise<Viewer> => {
-    const address = req ? clientAddress(req) : 'unknown';
+    const address = req ? props.limits.addressOf(req) : 'unknown';
     try {
       const blockedFor = await props.limits.authBlockedFor(address);
       if (blockedFor !== null) {

@@ -6,7 +6,7 @@ import type { HookCaller } from '../resolvers/hooks.js';
 import type { Deployment } from '../resolvers/models.js';
 import { parseBooleanFlag, parseBranch, parseIdempotencyKey } from '../resolvers/validation.js';
 import type { AbuseLimits } from './rate-limits.js';
-import { clientAddress, sendError, sendJson } from './respond.js';
+import { sendError, sendJson } from './respond.js';
 
 /** A body is read and ignored up to this size (a GitHub push event fits), refused above it. */
 export const MAX_HOOK_BODY_BYTES = 1024 * 1024;
@@ -79,7 +79,7 @@ export class HookRoute {
       branch: branch === null ? null : parseBranch(branch),
       clearCache: clearCache === null ? false : parseBooleanFlag(clearCache, 'clear_cache'),
       idempotencyKey: keyHeader === undefined ? null : parseIdempotencyKey(keyHeader),
-      clientAddress: clientAddress(req),
+      clientAddress: this.props.limits.addressOf(req),
     };
 
     const retryAfter = await this.props.limits.consumeHookCall(caller.hookId);
@@ -143,7 +143,7 @@ export class HookRoute {
 
   /** One identical 401 for an unknown service, a wrong token and a revoked hook. */
   private async authenticate(req: IncomingMessage, res: ServerResponse, match: HookPath): Promise<HookCaller | null> {
-    const address = clientAddress(req);
+    const address = this.props.limits.addressOf(req);
     const blockedFor = await this.props.limits.authBlockedFor(address);
     if (blockedFor !== null) throw new RateLimitedError(blockedFor);
     const caller = await this.props.services.hooks.authenticateHook(match.serviceId, match.token);

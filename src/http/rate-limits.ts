@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { clientAddress } from './respond.js';
 
 /**
  * Abuse limits (rate-limiter-flexible, in memory per replica): accepted calls per hook, and
@@ -8,11 +10,18 @@ export class AbuseLimits {
   private readonly perHook: RateLimiterMemory | null;
   private readonly authFailures: RateLimiterMemory | null;
   private readonly authFailureLimit: number;
+  private readonly trustedProxies: number;
 
-  constructor(props: { hookRateLimit: number; authFailureLimit: number }) {
+  constructor(props: { hookRateLimit: number; authFailureLimit: number; trustedProxies?: number }) {
+    this.trustedProxies = props.trustedProxies ?? 0;
     this.perHook = props.hookRateLimit > 0 ? new RateLimiterMemory({ points: props.hookRateLimit, duration: 60 }) : null;
     this.authFailureLimit = props.authFailureLimit;
     this.authFailures = props.authFailureLimit > 0 ? new RateLimiterMemory({ points: props.authFailureLimit, duration: 60 }) : null;
+  }
+
+  /** The address limits are counted against (see TRUST_PROXY). */
+  addressOf(req: IncomingMessage): string {
+    return clientAddress(req, this.trustedProxies);
   }
 
   /** Seconds to wait when this address has failed too often; null when it may try. */

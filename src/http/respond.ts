@@ -13,9 +13,19 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(payload);
 }
 
-/** The client's address as the socket sees it (IPv4-mapped IPv6 shortened). */
-export function clientAddress(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? 'unknown';
+/**
+ * The client's address. Behind `trustedProxies` reverse proxies, each of which appends the address
+ * it received from to X-Forwarded-For, the client is that many entries from the right; with none,
+ * it is the socket's peer (and X-Forwarded-For, which anyone can send, is ignored).
+ */
+export function clientAddress(req: IncomingMessage, trustedProxies = 0): string {
+  const chain = [req.socket.remoteAddress ?? 'unknown'];
+  if (trustedProxies > 0) {
+    const forwarded = req.headers['x-forwarded-for'];
+    const hops = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? '')).split(',').map((a) => a.trim()).filter(Boolean);
+    chain.unshift(...hops);
+  }
+  const address = chain[Math.max(0, chain.length - 1 - trustedProxies)]!;
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 

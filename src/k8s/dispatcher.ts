@@ -12,6 +12,8 @@ export interface DispatcherProps {
   pipelineRuns: PipelineRunClient;
   namespace: string;
   imageRegistry: string;
+  /** The ServiceAccount build TaskRuns run as; null leaves Tekton's default. */
+  serviceAccount?: string | null;
   log: Logger;
   /** The safety net when no wake-up arrives (another replica's hook call, a crash before dispatch). */
   pollIntervalMs?: number;
@@ -131,6 +133,7 @@ export class DeploymentDispatcher {
             pipelineName: row.pipeline_name,
             namespace: this.props.namespace,
             imageRegistry: this.props.imageRegistry,
+            serviceAccount: this.props.serviceAccount ?? null,
           });
           try {
             await withTimeout(this.props.pipelineRuns.create(manifest), this.createTimeoutMs);

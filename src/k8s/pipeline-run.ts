@@ -23,6 +23,7 @@ export interface PipelineRunInput {
   pipelineName: string;
   namespace: string;
   imageRegistry: string;
+  serviceAccount?: string | null;
 }
 
 export interface PipelineRunManifest {
@@ -78,6 +79,7 @@ export function buildPipelineRun(input: PipelineRunInput): PipelineRunManifest {
       pipelineRef: { name: input.pipelineName },
       params: Object.entries(params).map(([name, value]) => ({ name, value })),
       timeouts: { pipeline: '1h0m0s' },
+      ...(input.serviceAccount ? { taskRunTemplate: { serviceAccountName: input.serviceAccount } } : {}),
       workspaces: [
         {
           name: 'source',
