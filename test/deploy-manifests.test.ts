@@ -343,7 +343,7 @@ describe('deploy/ manifests', () => {
     const RUNTIME_ENV = new Set(['NODE_OPTIONS']);
 
     it('the ConfigMap and the example Secret set the documented variables', () => {
-      expect(Object.keys(configMap.data).sort()).toEqual(['AUTH_FAILURE_LIMIT', 'BUILD_NAMESPACE', 'HOOK_RATE_LIMIT', 'IMAGE_REGISTRY', 'PORT', 'PUBLIC_URL']);
+      expect(Object.keys(configMap.data).sort()).toEqual(['AUTH_FAILURE_LIMIT', 'BUILD_NAMESPACE', 'HOOK_RATE_LIMIT', 'IMAGE_REGISTRY', 'PORT', 'PUBLIC_URL', 'TRUST_PROXY']);
       expect(Object.keys(secret.stringData).sort()).toEqual(['BOOTSTRAP_ADMIN_TOKEN', 'DATABASE_URL']);
     });
 
