@@ -182,6 +182,23 @@ describe('POST /hooks/{serviceId}/{token}', () => {
     expect(other.id).not.toBe(first.id);
   });
 
+  it('refuses to reuse an Idempotency-Key for a different request with 422, creating nothing', async () => {
+    const key = `reuse-${Date.now()}`;
+    const first = await fetch(`${hook.url}?branch=feature/a`, { method: 'POST', headers: { 'idempotency-key': key } });
+    expect(first.status).toBe(202);
+    const before = await countDeployments();
+    for (const query of ['?branch=feature/b', '?branch=feature/a&clear_cache=true']) {
+      const res = await fetch(hook.url + query, { method: 'POST', headers: { 'idempotency-key': key } });
+      expect(res.status, query).toBe(422);
+      expect(await res.json()).toMatchObject({ field: 'Idempotency-Key' });
+    }
+    // The same request again (the branch may be left to default only if it was the default) is a retry.
+    const again = await fetch(`${hook.url}?branch=refs/heads/feature/a`, { method: 'POST', headers: { 'idempotency-key': key } });
+    expect(again.status).toBe(202);
+    expect((await again.json()).id).toBe((await first.json()).id);
+    expect(await countDeployments()).toBe(before);
+  });
+
   it('refuses a malformed Idempotency-Key with 400', async () => {
     const res = await fetch(hook.url, { method: 'POST', headers: { 'idempotency-key': 'x'.repeat(300) } });
     expect(res.status).toBe(400);

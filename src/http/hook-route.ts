@@ -4,6 +4,7 @@ import type { DomainServices } from '../resolvers/index.js';
 import { InvalidInputError, RateLimitedError } from '../resolvers/errors.js';
 import type { HookCaller } from '../resolvers/hooks.js';
 import type { Deployment } from '../resolvers/models.js';
+import type { PublishedEvent } from '../pubsub/pubsub.js';
 import { parseBooleanFlag, parseBranch, parseIdempotencyKey } from '../resolvers/validation.js';
 import type { AbuseLimits } from './rate-limits.js';
 import { sendError, sendJson } from './respond.js';
@@ -98,7 +99,15 @@ export class HookRoute {
    * above, then one `status` event per transition, ending after the terminal one.
    */
   private async follow(res: ServerResponse, caller: HookCaller, body: ReturnType<HookRoute['describe']>): Promise<void> {
-    const events = await this.props.services.streams.followDeployment({ hook: caller }, body.id, 0);
+    let events: AsyncIterableIterator<PublishedEvent>;
+    try {
+      events = await this.props.services.streams.followDeployment({ hook: caller }, body.id, 0);
+    } catch (error) {
+      // The deployment is committed: answer its 202 as plain JSON rather than an error that would
+      // make the client think nothing happened.
+      this.props.log.warn({ err: error, deploymentId: body.id }, 'could not follow a new deployment');
+      return sendJson(res, 202, body, { location: body.statusUrl });
+    }
     res.writeHead(202, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',

@@ -5,7 +5,7 @@ import { describeKubeError, isTransient, type PipelineRunClient } from '../k8s/k
 import { readBuildLogs } from '../k8s/logs.js';
 import type { MappedStatus } from '../k8s/status-mapping.js';
 import { requireRole, type Viewer } from './auth.js';
-import { NotFoundError, UnavailableError } from './errors.js';
+import { DomainError, NotFoundError, UnavailableError } from './errors.js';
 import type { HookCaller } from './hooks.js';
 import type { Selectable } from 'kysely';
 import type { Database } from '../db/database.js';
@@ -253,12 +253,21 @@ async function queueDeployment(db: Db, input: NewDeployment): Promise<{ deployme
     select * from queued`.execute(db);
   if (rows[0]) return { deployment: toDeployment(rows[0]), created: true };
   if (input.idempotencyKey === null) return null;
-  const existing = await db
+  const existing: Selectable<Database['deployments']> | undefined = await db
     .selectFrom('deployments')
     .selectAll()
     .where('service_id', '=', input.serviceId)
     .where('organization_id', '=', input.organizationId)
     .where('idempotency_key', '=', input.idempotencyKey)
     .executeTakeFirst();
-  return existing ? { deployment: toDeployment(existing), created: false } : null;
+  if (!existing) return null;
+  // A key stands for one request: reusing it for a different one is a client bug, not a retry.
+  if ((input.branch !== null && input.branch !== existing.branch) || input.clearCache !== existing.clear_cache) {
+    throw new DomainError(
+      'UNPROCESSABLE',
+      `this Idempotency-Key was already used for a deployment of branch "${existing.branch}" with clear_cache=${existing.clear_cache}`,
+      { field: 'Idempotency-Key' },
+    );
+  }
+  return { deployment: toDeployment(existing), created: false };
 }
