@@ -1,4 +1,4 @@
-import { createPubSub } from 'graphql-yoga';
+import { Repeater } from 'graphql-yoga';
 import type { DeploymentEvent } from '../resolvers/models.js';
 
 /** A committed transition as subscribers receive it. */
@@ -14,19 +14,62 @@ export interface Resync {
 
 export type StreamMessage = PublishedEvent | Resync;
 
+export type Topic = 'deployment:status' | 'service:events';
+
+export type StreamListener = (message: StreamMessage) => void;
+
 /**
- * The app's one pub/sub (graphql-yoga's), fed by PostgreSQL LISTEN on every replica:
- * `deployment:status` is keyed by deployment ID, `service:events` by service ID.
+ * The app's one pub/sub, fed by PostgreSQL LISTEN on every replica: `deployment:status` is keyed
+ * by deployment ID, `service:events` by service ID.
  */
-export function createDeploymentPubSub() {
-  return createPubSub<{
-    'deployment:status': [deploymentId: string, message: StreamMessage];
-    'service:events': [serviceId: string, message: StreamMessage];
-  }>();
+export interface DeploymentPubSub {
+  /** Hands `message` to every listener of `topic`/`key`, synchronously, in the order they started listening. */
+  publish(topic: Topic, key: string, message: StreamMessage): void;
+  /** Calls `listener` with each message published to `topic`/`key` until the returned function is called. */
+  listen(topic: Topic, key: string, listener: StreamListener): () => void;
+  /** The same messages as an async iterator (ends when `return()` is called). */
+  subscribe(topic: Topic, key: string): AsyncIterableIterator<StreamMessage>;
 }
 
-export type DeploymentPubSub = ReturnType<typeof createDeploymentPubSub>;
-export type Topic = 'deployment:status' | 'service:events';
+/**
+ * Listeners live in a Set per `topic:key`, so that adding or removing one costs the same with ten
+ * thousand subscribers of one deployment as with one (an EventTarget checks every registered
+ * listener for a duplicate on each add and remove), and a publish is a plain loop over them.
+ */
+export function createDeploymentPubSub(): DeploymentPubSub {
+  const listeners = new Map<string, Set<StreamListener>>();
+
+  const listen = (topic: Topic, key: string, listener: StreamListener) => {
+    const name = `${topic}:${key}`;
+    let set = listeners.get(name);
+    if (!set) listeners.set(name, (set = new Set()));
+    // Each registration is its own entry, so the same function may listen twice, and each
+    // returned function removes exactly one of them.
+    const entry: StreamListener = (message) => listener(message);
+    set.add(entry);
+    return () => {
+      const current = listeners.get(name);
+      if (!current?.delete(entry)) return;
+      if (current.size === 0) listeners.delete(name);
+    };
+  };
+
+  return {
+    publish(topic, key, message) {
+      const set = listeners.get(`${topic}:${key}`);
+      if (!set) return;
+      for (const listener of set) listener(message);
+    },
+    listen,
+    subscribe(topic, key) {
+      return new Repeater<StreamMessage>(async (push, stop) => {
+        const unlisten = listen(topic, key, (message) => void push(message));
+        await stop;
+        unlisten();
+      });
+    },
+  };
+}
 
 export function isResync(message: StreamMessage): message is Resync {
   return 'resync' in message;

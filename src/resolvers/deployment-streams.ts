@@ -101,7 +101,6 @@ export class DeploymentStreams {
       const closeThis = () => stop();
       this.open.add(closeThis);
       const untrack = notifications.track(topic, key);
-      const source = pubsub.subscribe(topic, key);
       let finished = false;
       let retry: NodeJS.Timeout | null = null;
 
@@ -149,29 +148,38 @@ export class DeploymentStreams {
           // The table did not answer: try again shortly rather than leave a gap.
           if (!finished && !retry) retry = setTimeout(() => {
             retry = null;
-            void queue(null);
+            queue(null);
           }, retryMs);
         }
       };
 
-      // Messages are handled one at a time, in arrival order.
-      let chain = Promise.resolve();
-      const queue = (message: StreamMessage | null) => (chain = chain.then(() => settle(message)));
+      // Messages are handled one at a time, in arrival order. The listener is called synchronously
+      // by publish (once per subscriber of a busy deployment), so it only appends to a queue and,
+      // when idle, starts the loop that works through it: no iterator, promise chain or event
+      // object per message and subscriber.
+      const pending: Array<StreamMessage | null> = [];
+      let draining = false;
+      const drain = async () => {
+        draining = true;
+        while (pending.length > 0) await settle(pending.shift()!);
+        draining = false;
+      };
+      const queue = (message: StreamMessage | null) => {
+        if (finished) return;
+        pending.push(message);
+        if (!draining) void drain();
+      };
 
-      void queue(null);
-      void (async () => {
-        for await (const message of source) {
-          if (finished) break;
-          void queue(message);
-        }
-      })();
+      const unlisten = pubsub.listen(topic, key, queue);
+      queue(null);
 
       await stop;
       finished = true;
+      pending.length = 0;
       this.open.delete(closeThis);
       if (retry) clearTimeout(retry);
       untrack();
-      await source.return?.();
+      unlisten();
     });
   }
 }
