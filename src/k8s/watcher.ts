@@ -46,11 +46,19 @@ class ObservedWatch extends Watch {
     callback: (phase: string, apiObj: any, watchObj?: any) => void,
     done: (err: any) => void,
   ): Promise<AbortController> {
+    // client-node calls `done` before returning when the watch could not be opened (a 503, a
+    // refused connection): that is no sign of life, and must not reset the watchdog or the backoff.
+    let endedBeforeOpen = false;
+    let opened = false;
     const controller = await super.watch(path, queryParams, (phase, obj, raw) => {
       this.onActivity();
       callback(phase, obj, raw);
-    }, done);
-    this.onActivity();
+    }, (err) => {
+      if (!opened) endedBeforeOpen = true;
+      done(err);
+    });
+    opened = true;
+    if (!endedBeforeOpen) this.onActivity();
     return controller;
   }
 }
@@ -73,6 +81,8 @@ export class PipelineRunWatcher {
   private stopped = true;
   private restarting = false;
   private failures = 0;
+  /** Bumped by every restart, so a connect attempt that a restart overtook does not report success. */
+  private generation = 0;
   private synced = false;
   private syncWaiters: Array<() => void> = [];
   /** Last resourceVersion applied per PipelineRun name: each version is applied once. */
@@ -150,15 +160,19 @@ export class PipelineRunWatcher {
 
   private async connect(): Promise<void> {
     const listStartedAt = new Date();
+    const generation = this.generation;
     try {
       // start() lists, then resolves once the watch's response headers arrive: bound both.
       await withTimeout(this.informer.start(), this.connectTimeoutMs + 1_000);
     } catch (error) {
-      if (this.stopped) return;
+      if (this.stopped || generation !== this.generation) return;
       this.props.log.warn({ err: error }, 'PipelineRun list/watch did not connect; retrying');
       return this.restart();
     }
-    if (this.stopped) return;
+    // start() also resolves when the list or the watch failed: it reports that through the error
+    // event, which has already begun a restart. Then this attempt is not synced, and the failure
+    // must keep counting towards the backoff.
+    if (this.stopped || generation !== this.generation) return;
     this.markActive();
     this.synced = true;
     for (const resolve of this.syncWaiters.splice(0)) resolve();
@@ -168,6 +182,7 @@ export class PipelineRunWatcher {
   private async restart(): Promise<void> {
     if (this.restarting || this.stopped) return;
     this.restarting = true;
+    this.generation += 1;
     this.synced = false;
     this.restarts += 1;
     this.failures += 1;
