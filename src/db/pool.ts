@@ -24,6 +24,11 @@ export function createDatabase(props: CreateDatabaseProps): { db: Kysely<Databas
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor one that is lent out: the pool listens for errors only on idle clients, so a client held
+  // by a transaction (the dispatcher's, across its Kubernetes calls) or between two statements
+  // would emit an unhandled 'error' when the server goes away. Its query fails instead, and the
+  // pool drops it when it is released, as it is no longer queryable.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, pool };
 }
