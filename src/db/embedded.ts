@@ -5,7 +5,15 @@ import path from 'node:path';
 
 export interface EmbeddedPostgres {
   connectionString: string;
+  port: number;
   stop(): Promise<void>;
+  /** Starts the server again after stop(): same data, same port, same connection string. */
+  start(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Listen on this loopback port instead of a free one. */
+  port?: number;
 }
 
 const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
@@ -86,7 +94,7 @@ async function assertReachableByOtherUsers(dir: string): Promise<void> {
  * `dataDir/postgres`, listening on a free loopback port only (no Unix socket, so it never collides
  * with a system server).
  */
-export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const root = path.resolve(dataDir);
   const databaseDir = path.join(root, 'postgres');
   await fs.mkdir(root, { recursive: true, mode: 0o755 });
@@ -97,7 +105,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
     await fs.writeFile(secretFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   }
   const password = (await fs.readFile(secretFile, 'utf8')).trim();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const logs: string[] = [];
   const EmbeddedPostgresServer = await importEmbeddedPostgres();
   const server = new EmbeddedPostgresServer({
@@ -121,14 +129,19 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
   } else {
     await stopLeftoverServer(databaseDir);
   }
-  try {
-    await server.start();
-  } catch (error) {
-    throw new Error(`the embedded PostgreSQL did not start: ${logs.join('').trim().slice(-2000) || String(error)}`);
-  }
+  const start = async () => {
+    try {
+      await server.start();
+    } catch (error) {
+      throw new Error(`the embedded PostgreSQL did not start: ${logs.join('').trim().slice(-2000) || String(error)}`);
+    }
+  };
+  await start();
 
   return {
     connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    port,
     stop: () => server.stop(),
+    start,
   };
 }
