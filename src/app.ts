@@ -109,7 +109,17 @@ export async function startApp(props: StartAppProps): Promise<App> {
     // The port is known only once listening (PORT=0), and hook URLs are built from it.
     const server = http.createServer();
     let handler: http.RequestListener = (_req, res) => sendJson(res, 503, { error: 'starting' }, { 'retry-after': '1' });
-    server.on('request', (req, res) => handler(req, res));
+    // Once draining, a request is new work even on a connection kept alive from before: it is
+    // refused with 503 (a load balancer retries it elsewhere) and its connection closed. Requests
+    // already in flight finish, and their answers close their connections too.
+    let draining = false;
+    const inFlight = new Set<http.ServerResponse>();
+    server.on('request', (req, res) => {
+      if (draining) return sendJson(res, 503, { error: 'shutting down' }, { 'retry-after': '1', connection: 'close' });
+      inFlight.add(res);
+      res.once('close', () => inFlight.delete(res));
+      handler(req, res);
+    });
     server.listen(config.port, config.host);
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
@@ -233,6 +243,8 @@ export async function startApp(props: StartAppProps): Promise<App> {
     // cut what is left; only then do the watch, the dispatcher and the database close.
     cleanup.splice(cleanup.indexOf(closeServer), 1);
     cleanup.push(async () => {
+      draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
       const closed = closeServer();
       // Subscribers are told (streams complete, WebSocket clients get 1001) rather than cut off.
       services.streams.closeAll();

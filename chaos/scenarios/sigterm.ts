@@ -36,8 +36,8 @@ const MAX_EXIT_MS = 15_000;
 const GRACE_MS = 1_000;
 const TAG = 'term';
 
-/** The checks that a drain which keeps serving kept-alive connections fails (see chaos/README.md). */
-export const DRAIN_CHECKS = {
+/** The checks that a drain which keeps serving kept-alive connections fails. */
+const DRAIN_CHECKS = {
   stoppedAccepting: 'the server stopped taking calls at SIGTERM, on connections it kept alive too',
   nothingUnannounced: 'every deployment the load created was answered 202 to its client',
 } as const;
