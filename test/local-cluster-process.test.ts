@@ -56,7 +56,7 @@ describe('the cluster as its own process (npm run cluster)', () => {
     await expect(custom.createNamespacedCustomObject({ ...target, body: pipelineRunManifest('first') })).rejects.toMatchObject({ code: 500 });
     await custom.createNamespacedCustomObject({ ...target, body: pipelineRunManifest('first') });
 
-    await expect(startLocalCluster({ dataDir, tekton: 'off' })).rejects.toThrow(`in use by the local cluster in process ${child.pid}`);
+    await expect(startLocalCluster({ dataDir, tekton: 'off' })).rejects.toThrow(`(the local cluster's data) is in use by process ${child.pid}`);
 
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');

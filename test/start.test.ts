@@ -43,6 +43,17 @@ it('starts with no configuration at all on an embedded PostgreSQL, prints the UR
   expect(second.output()).not.toContain('Admin API token');
   const read = await gql(url2!, token!, `{ service(id: "${serviceId}") { id name } }`);
   expect(read.data.service).toEqual({ id: serviceId, name: 'persisted' });
+
+  // A second process on the same DATA_DIR is refused before it touches the running one's database.
+  const intruder = runEntryPoint('src/main.ts', { DATA_DIR: dataDir, PORT: '0' });
+  running.push(intruder);
+  expect(await intruder.exited).toBe(1);
+  expect(intruder.output()).toContain(`in use by process ${second.child.pid}`);
+  const again = await gql(url2!, token!, `{ service(id: "${serviceId}") { id name } }`);
+  expect(again.data.service).toEqual({ id: serviceId, name: 'persisted' });
+  const ready = await fetch(new URL('/readyz', url2!));
+  expect(ready.status).toBe(200);
+
   second.child.kill('SIGTERM');
   expect(await second.exited).toBe(0);
 }, 60_000);

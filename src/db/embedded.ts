@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { claimOwnerLock } from '../owner-lock.js';
 
 export interface EmbeddedPostgres {
   connectionString: string;
@@ -99,49 +100,67 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedPo
   const databaseDir = path.join(root, 'postgres');
   await fs.mkdir(root, { recursive: true, mode: 0o755 });
   await assertReachableByOtherUsers(databaseDir);
-
-  const secretFile = path.join(root, 'postgres-password');
-  if (!existsSync(secretFile)) {
-    await fs.writeFile(secretFile, randomBytes(24).toString('hex'), { mode: 0o600 });
+  // Before anything else: a server running for another live process is not a leftover to stop.
+  const lockFile = path.join(root, 'postgres.owner.pid');
+  let release: (() => void) | null = claimOwnerLock(lockFile, `${databaseDir} (the embedded PostgreSQL's data)`);
+  try {
+    return await startLocked();
+  } catch (error) {
+    release();
+    throw error;
   }
-  const password = (await fs.readFile(secretFile, 'utf8')).trim();
-  const port = options.port ?? (await freePort());
-  const logs: string[] = [];
-  const EmbeddedPostgresServer = await importEmbeddedPostgres();
-  const server = new EmbeddedPostgresServer({
-    databaseDir,
-    port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: true,
-    authMethod: 'scram-sha-256',
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
-    onLog: (message) => {
-      logs.push(message);
-      if (logs.length > 50) logs.shift();
-    },
-    onError: (error) => logs.push(String(error)),
-  });
 
-  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
-    await server.initialise();
-  } else {
-    await stopLeftoverServer(databaseDir);
-  }
-  const start = async () => {
-    try {
-      await server.start();
-    } catch (error) {
-      throw new Error(`the embedded PostgreSQL did not start: ${logs.join('').trim().slice(-2000) || String(error)}`);
+  async function startLocked(): Promise<EmbeddedPostgres> {
+    const secretFile = path.join(root, 'postgres-password');
+    if (!existsSync(secretFile)) {
+      await fs.writeFile(secretFile, randomBytes(24).toString('hex'), { mode: 0o600 });
     }
-  };
-  await start();
+    const password = (await fs.readFile(secretFile, 'utf8')).trim();
+    const port = options.port ?? (await freePort());
+    const logs: string[] = [];
+    const EmbeddedPostgresServer = await importEmbeddedPostgres();
+    const server = new EmbeddedPostgresServer({
+      databaseDir,
+      port,
+      user: 'postgres',
+      password,
+      persistent: true,
+      createPostgresUser: true,
+      authMethod: 'scram-sha-256',
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      onLog: (message) => {
+        logs.push(message);
+        if (logs.length > 50) logs.shift();
+      },
+      onError: (error) => logs.push(String(error)),
+    });
 
-  return {
-    connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
-    port,
-    stop: () => server.stop(),
-    start,
-  };
+    if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+      await server.initialise();
+    } else {
+      await stopLeftoverServer(databaseDir);
+    }
+    const start = async () => {
+      try {
+        await server.start();
+      } catch (error) {
+        throw new Error(`the embedded PostgreSQL did not start: ${logs.join('').trim().slice(-2000) || String(error)}`);
+      }
+    };
+    await start();
+
+    return {
+      connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+      port,
+      stop: async () => {
+        await server.stop();
+        release?.();
+        release = null;
+      },
+      start: async () => {
+        release ??= claimOwnerLock(lockFile, `${databaseDir} (the embedded PostgreSQL's data)`);
+        await start();
+      },
+    };
+  }
 }

@@ -5,11 +5,11 @@ import {
   openSync,
   readFileSync,
   renameSync,
-  rmSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { claimOwnerLock } from '../../owner-lock.js';
 import type { KubeObject } from './kube-object.js';
 
 /** One line of the log: an object written or removed at a resourceVersion. */
@@ -89,34 +89,10 @@ export class ChangeLog {
 
 /**
  * Two clusters appending to one log would corrupt it (say, `npm run cluster` and an app that
- * starts its own because KUBECONFIG was not set), so the directory records its owner's pid.
- * A lock left by a process that is gone, or by this very pid in an earlier life of a
- * container, is taken over.
+ * starts its own because KUBECONFIG was not set), so the directory has one owner.
  */
 function lockDirectory(dir: string): () => void {
-  const path = join(dir, 'owner.pid');
-  for (;;) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
-      return () => rmSync(path, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const owner = Number(readFileSync(path, 'utf8'));
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isRunning(owner)) {
-      throw new Error(`${dir} is in use by the local cluster in process ${owner}: stop it, or give this one another data directory`);
-    }
-    rmSync(path, { force: true });
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return claimOwnerLock(join(dir, 'owner.pid'), `${dir} (the local cluster's data)`);
 }
 
 function emptyState(): StoredState {
