@@ -68,6 +68,23 @@ describe('with the simulated Tekton controller', () => {
     expect(tasks.length).toBeGreaterThan(1);
   });
 
+  it('reads the logs of a run in progress: steps still waiting to start have no lines yet, and no read fails', async () => {
+    const id = await trigger(hook.url);
+    const whileRunning: string[] = [];
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+      const r = await t.gql(t.adminToken, 'query($id: ID!) { deployment(id: $id) { status logs } }', { id });
+      expect(r.errors).toBeUndefined();
+      const { status, logs } = r.data.deployment;
+      if (status === 'RUNNING' && logs !== null) whileRunning.push(logs);
+      if (status === 'SUCCEEDED') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(whileRunning.length).toBeGreaterThan(0);
+    const final = (await deploymentOf(t, id)).logs as string;
+    // Mid-run, a log is what the final log starts with, shorter: the later steps had not run yet.
+    expect(whileRunning.some((logs) => logs.split('\n').length < final.split('\n').length)).toBe(true);
+  });
+
   it('ends a run chosen to fail as FAILED with Tekton’s reason and message', async () => {
     const id = await trigger(hook.url, '?branch=simulate/fail');
     const done = await untilStatus(t, id, ['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);

@@ -1,4 +1,4 @@
-import type { V1Pod } from '@kubernetes/client-node';
+import { ApiException, type V1Pod } from '@kubernetes/client-node';
 import type { PipelineRunClient } from './kube-client.js';
 
 /**
@@ -19,7 +19,7 @@ export async function readBuildLogs(client: PipelineRunClient, pipelineRunName: 
   for (const pod of pods) {
     const task = pod.metadata?.labels?.['tekton.dev/pipelineTask'] ?? pod.metadata?.name ?? 'task';
     const steps = (pod.spec?.containers ?? []).filter((c) => c.name.startsWith('step-'));
-    const logs = await Promise.all(steps.map((c) => client.readLog(pod.metadata!.name!, c.name)));
+    const logs = await Promise.all(steps.map((c) => readStepLog(client, pod.metadata!.name!, c.name)));
     steps.forEach((container, i) => {
       const prefix = `[${task}/${container.name.slice('step-'.length)}] `;
       const text = logs[i] ?? '';
@@ -29,6 +29,20 @@ export async function readBuildLogs(client: PipelineRunClient, pipelineRunName: 
     });
   }
   return parts.join('\n');
+}
+
+/**
+ * A step that has not started has no log yet: the API server answers 400 ("container ... is
+ * waiting to start: PodInitializing") until it runs, and 404 once its pod is gone (pruned between
+ * the list and the read). Both read as an empty log; anything else is a real failure.
+ */
+async function readStepLog(client: PipelineRunClient, podName: string, container: string): Promise<string> {
+  try {
+    return await client.readLog(podName, container);
+  } catch (error) {
+    if (error instanceof ApiException && (error.code === 400 || error.code === 404)) return '';
+    throw error;
+  }
 }
 
 function startTime(pod: V1Pod): number {
