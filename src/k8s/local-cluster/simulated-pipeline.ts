@@ -76,6 +76,8 @@ export function stepLog(pipelineRun: KubeObject | undefined, step: string, exten
   const commit = createHash('sha1').update(pipelineRun?.metadata.uid ?? name).digest('hex');
   const image = (pipelineRun && paramValue(pipelineRun, 'image')) ?? `registry.local/${namespace}/app`;
   const app = (pipelineRun && paramValue(pipelineRun, 'service-name')) ?? image.split('/').pop()?.split(':')[0] ?? 'app';
+  // The image param carries its tag (the deployment ID); only the stand-in's default lacks one.
+  const imageRef = /:[^/]+$/.test(image) ? image : `${image}:${commit.slice(0, 12)}`;
   const digest = (seed: string) => createHash('sha256').update(commit + seed).digest('hex');
 
   const lines: Record<string, { ok: string[]; failure?: string[] }> = {
@@ -102,7 +104,7 @@ export function stepLog(pipelineRun: KubeObject | undefined, step: string, exten
         `> build`,
         `> tsc -p tsconfig.build.json`,
         `INFO[0019] Taking snapshot of full filesystem...`,
-        `INFO[0021] Image built: ${image}:${commit.slice(0, 12)}`,
+        `INFO[0021] Image built: ${imageRef}`,
       ],
       failure: [
         `INFO[0000] Retrieving image manifest node:20-alpine`,
@@ -118,7 +120,7 @@ export function stepLog(pipelineRun: KubeObject | undefined, step: string, exten
     },
     push: {
       ok: [
-        `Pushing ${image}:${commit.slice(0, 12)}`,
+        `Pushing ${imageRef}`,
         `existing blob: sha256:${digest('base')}`,
         `pushed blob: sha256:${digest('layer')}`,
         `${image}@sha256:${digest('manifest')}`,
