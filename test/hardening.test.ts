@@ -4,6 +4,7 @@ import { serverAudits } from 'graphql-http';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHook, createService, startTestApp, type TestApp } from './support/app.js';
+import { rawSocket } from './support/graphql-ws.js';
 
 let t: TestApp;
 let db: pg.Client;
@@ -118,6 +119,25 @@ describe('GraphQL over HTTP', () => {
     });
     expect(batch.status).toBeGreaterThanOrEqual(400);
     expect(batch.status).toBeLessThan(500);
+  });
+
+  it('refuses an over-limit operation on a WebSocket with an error for that operation, leaving the socket and its other subscriptions open', async () => {
+    const deep = `{ services { edges { node { deployments { edges { node { service { deployments { edges { node { service { deployments { edges { node { id } } } } } } } } } } } } } } }`;
+    const aliases = `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: viewer { role }`).join(' ')} }`;
+    const s = await rawSocket(t.app.url);
+    s.send({ type: 'connection_init', payload: { authorization: `Bearer ${t.adminToken}` } });
+    expect((await s.next()).type).toBe('connection_ack');
+    s.send({ id: 'live', type: 'subscribe', payload: { query: 'subscription($id: ID!) { deploymentEvents(serviceId: $id) { sequence status } }', variables: { id: serviceId } } });
+    for (const [id, query] of [['deep', deep], ['aliases', aliases]] as const) {
+      s.send({ id, type: 'subscribe', payload: { query } });
+      const answer = await s.next();
+      expect(answer).toMatchObject({ id, type: 'error' });
+      expect(answer.payload[0].message).toMatch(/depth|alias/i);
+    }
+    s.send({ id: 'after', type: 'subscribe', payload: { query: '{ viewer { role } }' } });
+    expect(await s.next()).toMatchObject({ id: 'after', type: 'next', payload: { data: { viewer: { role: 'ADMIN' } } } });
+    expect(s.ws.readyState).toBe(s.ws.OPEN);
+    s.ws.close();
   });
 
   it('counts page sizes passed as variables in the query cost, and lets a dashboard-sized query through', async () => {

@@ -76,7 +76,14 @@ export function attachGraphQLWebSocket(props: GraphQLWebSocketProps): { close():
         } catch (error) {
           return [error instanceof GraphQLError ? error : new GraphQLError('the query could not be parsed')];
         }
-        const errors = validate(schema, document);
+        // GraphQL Armor's limits (depth, aliases, directives) throw from validation rather than
+        // return errors: either way they end this one operation, not the socket and its neighbours.
+        let errors;
+        try {
+          errors = validate(schema, document);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError('the query could not be validated')];
+        }
         if (errors.length > 0) return errors;
         let contextValue;
         try {
