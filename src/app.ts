@@ -234,9 +234,14 @@ export async function startApp(props: StartAppProps): Promise<App> {
       if (url.pathname === '/metrics') return void metrics.send(res);
       sendJson(res, 404, { error: 'not found' });
     };
-    server.on('clientError', (_error, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else socket.destroy();
+    // Requests Node's parser refuses never reach a handler: answer them in the same JSON shape.
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return void socket.destroy();
+      const [status, body] =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? ['431 Request Header Fields Too Large', '{"error":"the request line or headers are too large"}']
+          : ['400 Bad Request', '{"error":"malformed HTTP request"}'];
+      socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json; charset=utf-8\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
     });
 
     // Draining comes first on stop: refuse new connections, let in-flight requests finish, then

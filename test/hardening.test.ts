@@ -181,6 +181,24 @@ describe('abuse', () => {
     expect((await fetch(`${t.app.url}/healthz`)).status).toBe(200);
   });
 
+  it('answers requests that Node refuses to parse in the same JSON shape: 431 for an oversized request line, 400 for garbage', async () => {
+    const port = Number(new URL(t.app.url).port);
+    const answer = (head: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1', () => socket.write(head));
+        let data = '';
+        socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+      });
+    const long = await answer(`POST /hooks/${serviceId}/${'x'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`);
+    expect(long).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(long.slice(long.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'the request line or headers are too large' });
+    const garbage = await answer('\u0001\u0002 not http at all\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(garbage.slice(garbage.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'malformed HTTP request' });
+  });
+
   it('meets 300 wrong tokens in a row with 429 and stays healthy', async () => {
     const limited = await startTestApp({ AUTH_FAILURE_LIMIT: '30' });
     try {

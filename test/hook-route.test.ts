@@ -84,6 +84,12 @@ describe('POST /hooks/{serviceId}/{token}', () => {
       expect(res.status, JSON.stringify(branch)).toBe(400);
       expect((await res.json()).field).toBe('branch');
     }
+    // Bytes that are not UTF-8 would decode to U+FFFD, a branch nobody named.
+    for (const raw of ['%FF', 'main%FF', 'feature/%C3', '%EF%BF%BD']) {
+      const res = await fetch(`${hook.url}?branch=${raw}`, { method: 'POST' });
+      expect(res.status, raw).toBe(400);
+      expect((await res.json()).field).toBe('branch');
+    }
     expect(await countDeployments()).toBe(before);
   });
 
@@ -109,6 +115,8 @@ describe('POST /hooks/{serviceId}/{token}', () => {
       `${base}/hooks/${otherService}/${hook.token}`,
       `${base}/hooks/${serviceId}/${wrongToken}`,
       `${base}/hooks/${serviceId}/not-even-a-token`,
+      `${base}/hooks/${'s'.repeat(2_000)}/${hook.token}`,
+      `${base}/hooks/${serviceId}/${hook.token}${'x'.repeat(2_000)}`,
       other.url,
     ];
     const before = await countDeployments();

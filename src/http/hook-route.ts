@@ -34,7 +34,9 @@ export function matchHookPath(pathname: string): HookPath | 'malformed' | null {
   } catch {
     return 'malformed';
   }
-  if (segments.some((s) => s.length === 0 || s.length > 256)) return null;
+  // Any two non-empty segments are a hook URL: an absurd service ID or token is refused with the
+  // same 401 as every other wrong one (the request line itself is bounded by Node's header limit).
+  if (segments.some((s) => s.length === 0)) return null;
   const [serviceId, token, deployments, deploymentId] = segments;
   if (segments.length === 2) return { kind: 'trigger', serviceId: serviceId!, token: token! };
   if (segments.length === 4 && deployments === 'deployments') {

@@ -15,6 +15,8 @@ export function parseBranch(raw: string, field = 'branch'): string {
   if (name.length === 0) fail('it is empty');
   if (name.length > MAX_BRANCH_LENGTH) fail(`it is longer than ${MAX_BRANCH_LENGTH} characters`);
   if (CONTROL.test(name)) fail('it contains a control character');
+  // What bytes that are not UTF-8 decode to (percent-encoded query values included).
+  if (name.includes('\uFFFD')) fail('it is not valid UTF-8');
   if (/[ ~^:?*[\\]/.test(name)) fail('it contains one of space ~ ^ : ? * [ \\');
   if (name.includes('..')) fail('it contains ".."');
   if (name.includes('@{')) fail('it contains "@{"');
