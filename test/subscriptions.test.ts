@@ -289,3 +289,47 @@ describe('two replicas on one database and one cluster', () => {
     }
   });
 });
+
+describe('a new deployment on deploymentEvents', () => {
+  it('reaches a subscriber on another replica with its QUEUED event at once, though nothing else happens to it', async () => {
+    const { startLocalCluster } = await import('../src/k8s/local-cluster/index.js');
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'stackblaze-queued-'));
+    // Nothing advances the PipelineRuns: the QUEUED event is all a subscriber can ever get.
+    const cluster = await startLocalCluster({ dataDir: dir, tekton: 'off' });
+    const a = await startTestApp({ KUBECONFIG: cluster.kubeconfigPath });
+    const b = await startTestApp({ KUBECONFIG: cluster.kubeconfigPath, BOOTSTRAP_ADMIN_TOKEN: a.adminToken }, { databaseUrl: a.databaseUrl });
+    const client = wsClient(b.app.url, a.adminToken);
+    try {
+      const svc = await createService(a, a.adminToken, 'queued-announced');
+      const h = await createHook(a, a.adminToken, svc);
+      const seen: any[] = [];
+      const errors: unknown[] = [];
+      client.subscribe(
+        { query: 'subscription($s: ID!) { deploymentEvents(serviceId: $s) { deploymentId sequence status previousStatus } }', variables: { s: svc } },
+        { next: (r) => (r.errors ? errors.push(r.errors) : seen.push(r.data!.deploymentEvents)), error: (e) => errors.push(e), complete: () => {} },
+      );
+      await eventually(async () => (b.app.services.streams.openCount() === 1 ? true : undefined), 5_000, 'the subscription on replica B');
+
+      const res = await fetch(h.url, { method: 'POST' });
+      expect(res.status).toBe(202);
+      const fromHook = (await res.json()).id;
+      const triggered = await a.gql(a.adminToken, 'mutation($s: ID!) { triggerDeployment(input: {serviceId: $s}) { deployment { id } } }', { s: svc });
+      const fromApi = triggered.data.triggerDeployment.deployment.id;
+
+      await eventually(async () => (seen.length >= 2 ? true : undefined), 5_000, 'both QUEUED events on replica B');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(errors).toEqual([]);
+      expect(seen.map((e) => e.deploymentId).sort()).toEqual([fromHook, fromApi].sort());
+      expect(seen.every((e) => e.sequence === 1 && e.status === 'QUEUED' && e.previousStatus === null)).toBe(true);
+    } finally {
+      await client.dispose();
+      await b.stop();
+      await a.stop();
+      await cluster.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

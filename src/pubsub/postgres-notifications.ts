@@ -19,7 +19,8 @@ export interface PostgresNotificationsProps {
 /**
  * Carries committed transitions to every replica's pub/sub: NOTIFY with IDs only (PostgreSQL
  * caps payloads at 8000 bytes), one LISTEN connection per replica however many subscribers it
- * has. Notifications are sent after commit, batched per tick, so hook inserts never notify.
+ * has. Notifications are sent after commit, batched, never from inside a hook's insert (whose
+ * QUEUED event is announced here too), so concurrent commits are not serialised on NOTIFY's lock.
  * When the listening connection drops, every local subscriber is told to resync from
  * deployment_events once it is back, so nothing is missed or repeated.
  */
@@ -47,15 +48,21 @@ export class PostgresNotifications {
     return this.listening;
   }
 
-  /** Queues a NOTIFY for a committed transition; several in one tick go out in one statement. */
+  /**
+   * Queues a NOTIFY for a committed transition (a new deployment's QUEUED event included). All
+   * queued while the previous statement is still on its way go out together in the next one, so a
+   * burst of hook calls costs one notifying transaction at a time, never one per call.
+   */
   notify(event: DeploymentEvent): void {
     this.outbox.push(`${event.deploymentId}:${event.sequence}`);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
-      this.flushScheduled = false;
-      const payloads = this.outbox.splice(0);
-      this.flushing = this.flushing.then(() => this.send(payloads));
+      this.flushing = this.flushing.then(() => {
+        this.flushScheduled = false;
+        const payloads = this.outbox.splice(0);
+        return payloads.length > 0 ? this.send(payloads) : undefined;
+      });
     });
   }
 

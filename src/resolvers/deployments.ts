@@ -19,7 +19,7 @@ export interface DeploymentServiceProps {
   pipelineRuns: PipelineRunClient;
   /** Called after a new deployment is committed, to wake the dispatcher. */
   onQueued?: (deploymentId: string) => void;
-  /** Called after each committed transition, to tell subscribers. */
+  /** Called after each committed transition (a new deployment's QUEUED event included), to tell subscribers. */
   onTransition?: (event: DeploymentEvent) => void;
 }
 
@@ -63,7 +63,7 @@ export class DeploymentService {
     });
     // The hook was authenticated a moment ago; its service can only have vanished since.
     if (!result) throw new NotFoundError('service');
-    if (result.created) this.props.onQueued?.(result.deployment.id);
+    if (result.created) this.queued(result.deployment);
     return result;
   }
 
@@ -83,7 +83,7 @@ export class DeploymentService {
       idempotencyKey: null,
     });
     if (!result) throw new NotFoundError('service');
-    this.props.onQueued?.(result.deployment.id);
+    this.queued(result.deployment);
     return result.deployment;
   }
 
@@ -154,6 +154,24 @@ export class DeploymentService {
     const event = toDeploymentEvent(row);
     if (executor === this.props.db) this.notifyCommitted(event);
     return event;
+  }
+
+  /**
+   * A new deployment is committed: wake the dispatcher, and announce its QUEUED event like any
+   * transition (after commit, coalesced with others of the same tick), so that subscribers to the
+   * service hear of it on every replica without the insert itself notifying.
+   */
+  private queued(deployment: Deployment): void {
+    this.props.onQueued?.(deployment.id);
+    this.notifyCommitted({
+      deploymentId: deployment.id,
+      sequence: 1,
+      status: 'QUEUED',
+      previousStatus: null,
+      reason: null,
+      message: null,
+      at: deployment.createdAt,
+    });
   }
 
   /** For transitions recorded inside a caller's transaction: call once it has committed. */
