@@ -199,6 +199,35 @@ describe('abuse', () => {
     expect(JSON.parse(garbage.slice(garbage.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'malformed HTTP request' });
   });
 
+  it('says what is wrong with a body that is not JSON, without echoing it or naming internals', async () => {
+    const res = await fetch(`${t.app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
+      body: '{"query": SECRET-LOOKING-BODY',
+    });
+    const text = await res.text();
+    expect(res.status, text).toBe(400);
+    expect(text).not.toContain('SECRET-LOOKING-BODY');
+    expect(text).not.toMatch(/SyntaxError|Unexpected token|stack/);
+    expect(JSON.parse(text).errors[0].message).toMatch(/JSON/);
+  });
+
+  it('sends no CORS headers: only pages of its own origin (the live page) may read its answers', async () => {
+    const preflight = await fetch(`${t.app.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+    expect(preflight.status).toBeLessThan(500);
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    expect(preflight.headers.get('access-control-allow-credentials')).toBeNull();
+    const res = await fetch(`${t.app.url}/graphql`, {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
+      body: JSON.stringify({ query: '{ viewer { role } }' }),
+    });
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('meets 300 wrong tokens in a row with 429 and stays healthy', async () => {
     const limited = await startTestApp({ AUTH_FAILURE_LIMIT: '30' });
     try {

@@ -143,6 +143,9 @@ export function createGraphQLHandler(props: GraphQLHandlerProps): Yoga {
     graphiql: false,
     landingPage: false,
     batching: false,
+    // No CORS: the live page is served from this origin, and CI and scripts are not browsers. A
+    // dashboard on another origin would need its origin listed here, never a reflected one.
+    cors: false,
     plugins: [useJsonBodiesOnly(), authenticateFirst, armor],
     logging: {
       debug: () => {},
@@ -156,7 +159,15 @@ export function createGraphQLHandler(props: GraphQLHandlerProps): Yoga {
         const mapped = toGraphQLError(original);
         if (mapped) return mapped;
         // GraphQL errors thrown on purpose (limits, validation) are already meant for clients.
-        if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) return error;
+        if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) {
+          // yoga copies the JSON parser's own error (which quotes the body back) into the answer to
+          // an unparsable request. Its presence is what makes yoga answer 400 rather than 200, so it
+          // is replaced, not removed; the same object is returned, so nothing logs it as unexpected.
+          if (error.extensions && 'originalError' in error.extensions) {
+            (error.extensions as Record<string, unknown>).originalError = { name: 'BadRequest', message: 'the request body is not valid JSON' };
+          }
+          return error;
+        }
         props.log.error({ err: original }, 'unexpected error in a GraphQL operation');
         return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },

@@ -23,7 +23,7 @@ export class ServiceCatalog {
     requireRole(viewer, 'MEMBER');
     const name = parseName(input.name);
     const slug = slugify(name);
-    if (!slug) throw new InvalidInputError('name', 'name must contain at least one letter or digit');
+    if (!slug) throw new InvalidInputError('name', 'name must contain at least one ASCII letter or digit (a-z, 0-9): its slug is made of them');
     const repoUrl = parseRepoUrl(input.repoUrl);
     const defaultBranch = parseBranch(input.defaultBranch ?? 'main', 'defaultBranch');
     const pipelineName = input.pipelineName ?? DEFAULT_PIPELINE_NAME;
