@@ -251,8 +251,9 @@ export async function startApp(props: StartAppProps): Promise<App> {
       draining = true;
       for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
       const closed = closeServer();
-      // Subscribers are told (streams complete, WebSocket clients get 1001) rather than cut off.
-      services.streams.closeAll();
+      // Subscribers are told (a last error saying so, then the stream completes; WebSocket
+      // clients then get 1001) rather than cut off: their sockets close only once it is sent.
+      await services.streams.closeAll();
       await websocket.close();
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), tuning.drainTimeoutMs ?? 10_000);

@@ -182,6 +182,67 @@ describe('stackblaze deploy --wait', () => {
     }
   });
 
+  it('resumes on another replica when the one it follows shuts down, saying so, and reports the real outcome', async () => {
+    const { startLocalCluster } = await import('../src/k8s/local-cluster/index.js');
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    // A load balancer in front of two replicas: everything goes to A until A starts draining.
+    const posts: string[] = [];
+    let target: URL | null = null;
+    let onFirstStatus = () => {};
+    const balancer = http.createServer((req, res) => {
+      if (req.method === 'POST') posts.push(String(req.headers['idempotency-key']));
+      const first = req.method === 'POST' && posts.length === 1;
+      const upstream = http.request(
+        { host: target!.hostname, port: target!.port, path: req.url, method: req.method, headers: { ...req.headers, host: target!.host } },
+        (answer) => {
+          res.writeHead(answer.statusCode!, answer.headers);
+          answer.on('data', (chunk: Buffer) => {
+            res.write(chunk);
+            if (first && chunk.toString().includes('event: status')) onFirstStatus();
+          });
+          answer.on('end', () => res.end());
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => balancer.listen(0, '127.0.0.1', resolve));
+    const publicUrl = `http://127.0.0.1:${(balancer.address() as AddressInfo).port}`;
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'stackblaze-cli-drain-'));
+    const cluster = await startLocalCluster({ dataDir: dir, tekton: 'simulate', simulation: { stepMs: 700 } });
+    const a = await startTestApp({ KUBECONFIG: cluster.kubeconfigPath, PUBLIC_URL: publicUrl });
+    const b = await startTestApp({ KUBECONFIG: cluster.kubeconfigPath, PUBLIC_URL: publicUrl, BOOTSTRAP_ADMIN_TOKEN: a.adminToken }, { databaseUrl: a.databaseUrl });
+    let draining: Promise<void> | null = null;
+    onFirstStatus = () => {
+      target = new URL(b.app.url);
+      draining ??= a.app.stop();
+    };
+    target = new URL(a.app.url);
+    try {
+      const service = await createService(a, a.adminToken, 'cli-drain');
+      const own = await createHook(a, a.adminToken, service, 'cli');
+      const run = await cli(['deploy', '--hook', own.url, '--wait']);
+      expect(draining).not.toBeNull();
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain('status stream interrupted (the server ended the stream: server shutting down); resuming in 1s');
+      expect(statusLines(run.stdout)).toEqual(['queued', 'running', 'succeeded']);
+      expect(posts).toHaveLength(2);
+      expect(posts[1]).toBe(posts[0]);
+      const r = await b.gql(a.adminToken, 'query($s: ID!) { deployments(serviceId: $s) { edges { node { id status } } } }', { s: service });
+      expect(r.data.deployments.edges.map((e: any) => [e.node.id, e.node.status])).toEqual([[deploymentId(run.stdout), 'SUCCEEDED']]);
+    } finally {
+      await draining;
+      await b.stop();
+      await a.stop();
+      await cluster.stop();
+      balancer.closeAllConnections();
+      await new Promise<void>((resolve) => balancer.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('gives up with exit 5 when --timeout passes first', async () => {
     // A server that accepts the connection and never answers.
     const silent = http.createServer(() => {});

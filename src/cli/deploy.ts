@@ -117,6 +117,17 @@ class WaitTimedOut extends Error {
 /** The stream or request failed in a way a later attempt may not. */
 class StreamLost extends Error {}
 
+/** The `error` field of a follow stream's `error` event. */
+function serverReason(data: string): string {
+  try {
+    const body = JSON.parse(data) as { error?: unknown };
+    if (typeof body.error === 'string' && body.error) return body.error;
+  } catch {
+    // Not JSON: say so rather than print whatever it is.
+  }
+  return 'no reason given';
+}
+
 class DeployRun {
   private deployment: HookDeployment | null = null;
   private lastSequence = 0;
@@ -199,13 +210,16 @@ class DeployRun {
           const status = JSON.parse(event.data) as StatusEvent;
           this.transition(status);
           if (isTerminal(status.status)) return status.status;
+        } else if (event.event === 'error') {
+          // The server cut the stream short (a replica shutting down): not an outcome, so resume.
+          throw new StreamLost(`the server ended the stream: ${serverReason(event.data)}`);
         }
       }
       return null;
     } catch (error) {
       if (this.signal.aborted) throw this.signal.reason;
       if (idle.signal.aborted) throw idle.signal.reason;
-      if (error instanceof CliError) throw error;
+      if (error instanceof CliError || error instanceof StreamLost) throw error;
       throw new StreamLost(describeNetworkError(error));
     } finally {
       clearTimeout(idleTimer);

@@ -4,7 +4,7 @@ import type { DomainServices } from '../resolvers/index.js';
 import { InvalidInputError, RateLimitedError } from '../resolvers/errors.js';
 import type { HookCaller } from '../resolvers/hooks.js';
 import type { Deployment } from '../resolvers/models.js';
-import type { PublishedEvent } from '../pubsub/pubsub.js';
+import { isStreamEnded, type StreamItem } from '../resolvers/deployment-streams.js';
 import { parseBooleanFlag, parseBranch, parseIdempotencyKey } from '../resolvers/validation.js';
 import type { AbuseLimits } from './rate-limits.js';
 import { sendError, sendJson } from './respond.js';
@@ -98,10 +98,12 @@ export class HookRoute {
 
   /**
    * Follow mode for CI: the same 202, as a server-sent event stream: `deployment` with the body
-   * above, then one `status` event per transition, ending after the terminal one.
+   * above, then one `status` event per transition, ending after the terminal one. A stream cut
+   * short by a shutdown ends with an `error` event instead, so a client can tell it from an
+   * outcome and follow again (the same POST with its Idempotency-Key, or the status URL).
    */
   private async follow(res: ServerResponse, caller: HookCaller, body: ReturnType<HookRoute['describe']>): Promise<void> {
-    let events: AsyncIterableIterator<PublishedEvent>;
+    let events: AsyncIterableIterator<StreamItem>;
     try {
       events = await this.props.services.streams.followDeployment({ hook: caller }, body.id, 0);
     } catch (error) {
@@ -120,8 +122,15 @@ export class HookRoute {
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     const closed = () => void events.return?.();
     res.on('close', closed);
+    let lastSequence = 0;
     try {
       for await (const event of events) {
+        if (isStreamEnded(event)) {
+          const error = event.ended.code === 'SHUTTING_DOWN' ? 'server shutting down' : event.ended.message;
+          res.write(`event: error\ndata: ${JSON.stringify({ error, code: event.ended.code, id: body.id, lastSequence })}\n\n`);
+          continue;
+        }
+        lastSequence = event.sequence;
         const data = {
           id: event.deploymentId,
           sequence: event.sequence,

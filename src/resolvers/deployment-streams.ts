@@ -5,7 +5,7 @@ import { isTerminal } from '../db/tables/deployments.js';
 import type { PostgresNotifications } from '../pubsub/postgres-notifications.js';
 import { isResync, type DeploymentPubSub, type PublishedEvent, type StreamMessage, type Topic } from '../pubsub/pubsub.js';
 import type { Viewer } from './auth.js';
-import { InvalidInputError, NotFoundError } from './errors.js';
+import { InvalidInputError, NotFoundError, ShuttingDownError, type DomainError } from './errors.js';
 import type { HookCaller } from './hooks.js';
 import { toDeploymentEvent } from './models.js';
 
@@ -21,14 +21,36 @@ export interface DeploymentStreamsProps {
 export type StreamScope = { viewer: Viewer } | { hook: HookCaller };
 
 /**
+ * The last item of a stream that the server cuts short (it is shutting down): what to tell the
+ * subscriber, so that it can tell this end from the deployment's own.
+ */
+export interface StreamEnded {
+  ended: DomainError;
+}
+
+export type StreamItem = PublishedEvent | StreamEnded;
+
+export function isStreamEnded(item: StreamItem): item is StreamEnded {
+  return 'ended' in item;
+}
+
+/** An open stream, as shutting down sees it. */
+interface OpenStream {
+  /** Hands the subscriber its last item, then ends; settles once the subscriber took it (or left). */
+  shutDown(): Promise<void>;
+  /** Ends at once. */
+  stop(): void;
+}
+
+/**
  * Live deployment status for subscriptions and the hook route's follow mode. Every stream starts
  * from deployment_events (the current state, or everything after `afterSequence`), then applies
  * notifications in sequence order: a gap, a resync or a duplicate is settled by reading the table,
  * so a subscriber sees each event exactly once, in order, even across LISTEN reconnects.
  */
 export class DeploymentStreams {
-  /** Stop functions of the open streams, so shutting down completes them all. */
-  private readonly open = new Set<() => void>();
+  /** The open streams, so shutting down ends them all. */
+  private readonly open = new Set<OpenStream>();
 
   constructor(private readonly props: DeploymentStreamsProps) {}
 
@@ -36,13 +58,26 @@ export class DeploymentStreams {
     return this.open.size;
   }
 
-  /** Completes every open stream (on shutdown: subscribers are told, SSE responses end). */
-  closeAll(): void {
-    for (const stop of this.open) stop();
+  /**
+   * On shutdown: every open stream's subscriber is told the server is shutting down (a last item,
+   * which GraphQL sends as an error and the hook route as an `error` event), then its stream ends.
+   * Settles when all of them have taken it, or after `graceMs`, when whatever is left just ends;
+   * so a caller closing sockets afterwards does not cut the message off.
+   */
+  async closeAll(graceMs = 1_000): Promise<void> {
+    const streams = [...this.open];
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.all(streams.map((s) => s.shutDown())), grace]);
+    clearTimeout(timer);
+    for (const s of streams) s.stop();
+    // A turn of the event loop, so that each transport sends its own end of the operation
+    // (graphql-ws `complete`, SSE `complete`) before its socket closes.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** Checked before the stream starts, so a foreign or unknown deployment is an error, not an empty stream. */
-  async followDeployment(scope: StreamScope, deploymentId: string, afterSequence?: number | null): Promise<AsyncIterableIterator<PublishedEvent>> {
+  async followDeployment(scope: StreamScope, deploymentId: string, afterSequence?: number | null): Promise<AsyncIterableIterator<StreamItem>> {
     if (afterSequence != null && (!Number.isInteger(afterSequence) || afterSequence < 0)) {
       throw new InvalidInputError('afterSequence', 'afterSequence must be a whole number, 0 or more');
     }
@@ -62,7 +97,7 @@ export class DeploymentStreams {
   }
 
   /** Every deployment of a service: the current state of those still in progress, then each change. */
-  async followService(viewer: Viewer, serviceId: string): Promise<AsyncIterableIterator<PublishedEvent>> {
+  async followService(viewer: Viewer, serviceId: string): Promise<AsyncIterableIterator<StreamItem>> {
     const service = await this.props.db
       .selectFrom('services')
       .select('id')
@@ -92,17 +127,36 @@ export class DeploymentStreams {
     positions: Record<string, number>,
     completeOnTerminal: boolean,
     since?: Date,
-  ): AsyncIterableIterator<PublishedEvent> {
+  ): AsyncIterableIterator<StreamItem> {
     const { db, pubsub, notifications } = this.props;
     const retryMs = this.props.retryMs ?? 1_000;
     const last = new Map(Object.entries(positions));
 
-    return new Repeater<PublishedEvent>(async (push, stop) => {
-      const closeThis = () => stop();
-      this.open.add(closeThis);
-      const untrack = notifications.track(topic, key);
+    return new Repeater<StreamItem>(async (push, stop) => {
       let finished = false;
       let retry: NodeJS.Timeout | null = null;
+      const pending: Array<StreamMessage | null> = [];
+
+      let ending: Promise<void> | null = null;
+      /** Nothing more is sent but `reason`; the stream ends once the subscriber has taken it. */
+      const end = (reason: DomainError): Promise<void> => {
+        if (ending) return ending;
+        if (finished) return (ending = Promise.resolve());
+        finished = true;
+        pending.length = 0;
+        const taken = push({ ended: reason });
+        ending = Promise.race([taken, stop]).then(
+          () => stop(),
+          () => stop(),
+        );
+        return ending;
+      };
+      const self: OpenStream = {
+        shutDown: () => end(new ShuttingDownError(topic === 'deployment:status' ? (last.get(key) ?? 0) : undefined)),
+        stop: () => stop(),
+      };
+      this.open.add(self);
+      const untrack = notifications.track(topic, key);
 
       const emit = async (event: PublishedEvent) => {
         if (finished || event.sequence <= (last.get(event.deploymentId) ?? 0)) return;
@@ -157,7 +211,6 @@ export class DeploymentStreams {
       // by publish (once per subscriber of a busy deployment), so it only appends to a queue and,
       // when idle, starts the loop that works through it: no iterator, promise chain or event
       // object per message and subscriber.
-      const pending: Array<StreamMessage | null> = [];
       let draining = false;
       const drain = async () => {
         draining = true;
@@ -176,7 +229,7 @@ export class DeploymentStreams {
       await stop;
       finished = true;
       pending.length = 0;
-      this.open.delete(closeThis);
+      this.open.delete(self);
       if (retry) clearTimeout(retry);
       untrack();
       unlisten();
@@ -184,6 +237,6 @@ export class DeploymentStreams {
   }
 }
 
-function emptyStream(): AsyncIterableIterator<PublishedEvent> {
-  return new Repeater<PublishedEvent>((_push, stop) => stop());
+function emptyStream(): AsyncIterableIterator<StreamItem> {
+  return new Repeater<StreamItem>((_push, stop) => stop());
 }

@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'UNPROCESSABLE'
   | 'RATE_LIMITED'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  | 'SHUTTING_DOWN';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   BAD_USER_INPUT: 400,
@@ -22,6 +23,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNPROCESSABLE: 422,
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
 };
 
 export class DomainError extends Error {
@@ -75,6 +77,22 @@ export class RateLimitedError extends DomainError {
 export class UnavailableError extends DomainError {
   constructor(message = 'temporarily unavailable, retry later') {
     super('UNAVAILABLE', message, { retryAfter: 5 });
+  }
+}
+
+/**
+ * Ends a live stream that this replica is about to cut because it is shutting down: the last
+ * thing its subscriber hears, so that it resubscribes (elsewhere) instead of taking the end for
+ * the deployment's outcome. `afterSequence`, for a single deployment's stream, is the last
+ * sequence the subscriber was sent.
+ */
+export class ShuttingDownError extends DomainError {
+  constructor(afterSequence?: number) {
+    super(
+      'SHUTTING_DOWN',
+      'the server is shutting down: subscribe again to carry on (to one deployment, with afterSequence set to the last sequence received)',
+      afterSequence === undefined ? {} : { afterSequence },
+    );
   }
 }
 

@@ -1,4 +1,5 @@
 import type { PublishedEvent } from '../pubsub/pubsub.js';
+import { isStreamEnded, type StreamItem } from '../resolvers/deployment-streams.js';
 import { builder } from './builder.js';
 import { DeploymentRef, DeploymentStatusEnum } from './deployment.js';
 
@@ -22,6 +23,12 @@ const DeploymentStatusEventRef = builder.objectRef<PublishedEvent>('DeploymentSt
 
 builder.subscriptionType({});
 
+/** An event as it is; a stream the server cuts short ends with its reason as the last result's error. */
+function eventOrEnd(item: StreamItem): PublishedEvent {
+  if (isStreamEnded(item)) throw item.ended;
+  return item;
+}
+
 builder.subscriptionFields((t) => ({
   deploymentStatusChanged: t.field({
     type: DeploymentStatusEventRef,
@@ -32,13 +39,13 @@ builder.subscriptionFields((t) => ({
       afterSequence: t.arg.int({ required: false }),
     },
     subscribe: (_, { id, afterSequence }, ctx) => ctx.services.streams.followDeployment({ viewer: ctx.viewer }, String(id), afterSequence),
-    resolve: (event) => event,
+    resolve: eventOrEnd,
   }),
   deploymentEvents: t.field({
     type: DeploymentStatusEventRef,
     description: "Every deployment of a service: the current state of those in progress, then each change. Does not complete.",
     args: { serviceId: t.arg.id({ required: true }) },
     subscribe: (_, { serviceId }, ctx) => ctx.services.streams.followService(ctx.viewer, String(serviceId)),
-    resolve: (event) => event,
+    resolve: eventOrEnd,
   }),
 }));
