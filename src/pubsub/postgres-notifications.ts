@@ -4,9 +4,16 @@ import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { DeploymentEvent } from '../resolvers/models.js';
 import { toDeploymentEvent } from '../resolvers/models.js';
-import type { DeploymentPubSub, Topic } from './pubsub.js';
+import type { DeploymentPubSub, EventTopic, Topic } from './pubsub.js';
 
 const CHANNEL = 'stackblaze_deployment_events';
+/** Payload: an API token's ID, sent once its revocation has committed. */
+const REVOCATIONS_CHANNEL = 'stackblaze_api_token_revocations';
+/**
+ * How long a revocation is remembered: longer than a subscription takes from its authentication
+ * to listening here, so one that authenticated just before the revocation committed still ends.
+ */
+const REVOCATION_MEMORY_MS = 60_000;
 
 export interface PostgresNotificationsProps {
   connectionString: string;
@@ -23,17 +30,26 @@ export interface PostgresNotificationsProps {
  * QUEUED event is announced here too), so concurrent commits are not serialised on NOTIFY's lock.
  * When the listening connection drops, every local subscriber is told to resync from
  * deployment_events once it is back, so nothing is missed or repeated.
+ *
+ * The same connection hears API token revocations (the token's ID, sent after commit), so that
+ * streams opened with a revoked token end on every replica at once, with no query per event.
  */
 export class PostgresNotifications {
   private client: pg.Client | null = null;
   private stopped = false;
   private failures = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private outbox: string[] = [];
+  private outbox: Array<{ channel: string; payload: string }> = [];
   private flushScheduled = false;
   private flushing: Promise<void> = Promise.resolve();
   /** Keys with local subscribers, per topic, so a resync reaches each of them. */
-  private readonly tracked: Record<Topic, Map<string, number>> = { 'deployment:status': new Map(), 'service:events': new Map() };
+  private readonly tracked: Record<Topic, Map<string, number>> = {
+    'deployment:status': new Map(),
+    'service:events': new Map(),
+    'api-token:revoked': new Map(),
+  };
+  /** Token IDs heard revoked, with when, oldest first (see REVOCATION_MEMORY_MS). */
+  private readonly recentlyRevoked = new Map<string, number>();
   private listening = false;
   /** Times the LISTEN connection was re-established after it dropped. */
   reconnects = 0;
@@ -54,21 +70,36 @@ export class PostgresNotifications {
    * burst of hook calls costs one notifying transaction at a time, never one per call.
    */
   notify(event: DeploymentEvent): void {
-    this.outbox.push(`${event.deploymentId}:${event.sequence}`);
+    this.enqueue(CHANNEL, `${event.deploymentId}:${event.sequence}`);
+  }
+
+  /** Queues a NOTIFY for a committed API token revocation, sent like transitions are. */
+  notifyTokenRevoked(tokenId: string): void {
+    this.enqueue(REVOCATIONS_CHANNEL, tokenId);
+  }
+
+  /** Whether this replica heard of `tokenId`'s revocation lately (a stream opening with it ends at once). */
+  wasRevokedRecently(tokenId: string): boolean {
+    const at = this.recentlyRevoked.get(tokenId);
+    return at !== undefined && Date.now() - at < REVOCATION_MEMORY_MS;
+  }
+
+  private enqueue(channel: string, payload: string): void {
+    this.outbox.push({ channel, payload });
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushing = this.flushing.then(() => {
         this.flushScheduled = false;
-        const payloads = this.outbox.splice(0);
-        return payloads.length > 0 ? this.send(payloads) : undefined;
+        const notifications = this.outbox.splice(0);
+        return notifications.length > 0 ? this.send(notifications) : undefined;
       });
     });
   }
 
   /** How many keys have local subscribers (for leak checks and metrics). */
   trackedCount(): number {
-    return this.tracked['deployment:status'].size + this.tracked['service:events'].size;
+    return this.tracked['deployment:status'].size + this.tracked['service:events'].size + this.tracked['api-token:revoked'].size;
   }
 
   /** Counts a local subscriber of `key`; call the returned function when it leaves. */
@@ -95,10 +126,12 @@ export class PostgresNotifications {
     await client?.end().catch(() => {});
   }
 
-  private async send(payloads: string[]): Promise<void> {
+  private async send(notifications: Array<{ channel: string; payload: string }>): Promise<void> {
+    const channels = notifications.map((n) => n.channel);
+    const payloads = notifications.map((n) => n.payload);
     for (let attempt = 0; attempt < 5 && !this.stopped; attempt++) {
       try {
-        await sql`select pg_notify(${CHANNEL}, p) from unnest(${payloads}::text[]) as p`.execute(this.props.db);
+        await sql`select pg_notify(c, p) from unnest(${channels}::text[], ${payloads}::text[]) as n(c, p)`.execute(this.props.db);
         return;
       } catch (error) {
         // Subscribers still catch up from the table on their next event or resync.
@@ -123,11 +156,13 @@ export class PostgresNotifications {
     client.on('error', lost);
     client.on('end', () => lost());
     client.on('notification', (message) => {
-      if (message.channel === CHANNEL && message.payload) void this.deliver(message.payload);
+      if (!message.payload) return;
+      if (message.channel === CHANNEL) void this.deliver(message.payload);
+      else if (message.channel === REVOCATIONS_CHANNEL) this.revoked(message.payload);
     });
     try {
       await client.connect();
-      await client.query(`listen ${CHANNEL}`);
+      await client.query(`listen ${CHANNEL}; listen ${REVOCATIONS_CHANNEL}`);
     } catch (error) {
       client.removeAllListeners();
       client.on('error', () => {});
@@ -160,11 +195,38 @@ export class PostgresNotifications {
     }, delay);
   }
 
-  /** After a gap in notifications, every local subscriber reads what it missed from the table. */
+  /**
+   * After a gap in notifications, every local subscriber reads what it missed from the table, and
+   * the tokens of open streams are checked for a revocation that was not heard.
+   */
   private resyncAll(): void {
-    for (const topic of ['deployment:status', 'service:events'] as const) {
+    for (const topic of ['deployment:status', 'service:events'] as const satisfies EventTopic[]) {
       for (const key of this.tracked[topic].keys()) this.props.pubsub.publish(topic, key, { resync: true });
     }
+    const tokens = [...this.tracked['api-token:revoked'].keys()];
+    if (tokens.length === 0) return;
+    this.props.db
+      .selectFrom('api_tokens')
+      .select('id')
+      .where('id', 'in', tokens)
+      .where('revoked_at', 'is not', null)
+      .execute()
+      .then(
+        (rows) => rows.forEach((row) => this.revoked(row.id)),
+        (error) => this.props.log.warn({ err: error }, 'could not check the tokens of open streams for revocations'),
+      );
+  }
+
+  /** Remembers the revocation for a while and ends this replica's streams opened with the token. */
+  private revoked(tokenId: string): void {
+    const now = Date.now();
+    this.recentlyRevoked.delete(tokenId);
+    this.recentlyRevoked.set(tokenId, now);
+    for (const [id, at] of this.recentlyRevoked) {
+      if (now - at < REVOCATION_MEMORY_MS) break;
+      this.recentlyRevoked.delete(id);
+    }
+    this.props.pubsub.publish('api-token:revoked', tokenId, { revoked: true });
   }
 
   private async deliver(payload: string): Promise<void> {

@@ -14,21 +14,39 @@ export interface Resync {
 
 export type StreamMessage = PublishedEvent | Resync;
 
-export type Topic = 'deployment:status' | 'service:events';
+/** The API token was revoked: streams opened with it end. */
+export interface TokenRevoked {
+  revoked: true;
+}
+
+/** What each topic carries. */
+export interface TopicMessages {
+  /** Keyed by deployment ID. */
+  'deployment:status': StreamMessage;
+  /** Keyed by service ID. */
+  'service:events': StreamMessage;
+  /** Keyed by API token ID. */
+  'api-token:revoked': TokenRevoked;
+}
+
+export type Topic = keyof TopicMessages;
+
+/** The topics that carry deployment events. */
+export type EventTopic = 'deployment:status' | 'service:events';
 
 export type StreamListener = (message: StreamMessage) => void;
 
 /**
  * The app's one pub/sub, fed by PostgreSQL LISTEN on every replica: `deployment:status` is keyed
- * by deployment ID, `service:events` by service ID.
+ * by deployment ID, `service:events` by service ID, `api-token:revoked` by API token ID.
  */
 export interface DeploymentPubSub {
   /** Hands `message` to every listener of `topic`/`key`, synchronously, in the order they started listening. */
-  publish(topic: Topic, key: string, message: StreamMessage): void;
+  publish<T extends Topic>(topic: T, key: string, message: TopicMessages[T]): void;
   /** Calls `listener` with each message published to `topic`/`key` until the returned function is called. */
-  listen(topic: Topic, key: string, listener: StreamListener): () => void;
+  listen<T extends Topic>(topic: T, key: string, listener: (message: TopicMessages[T]) => void): () => void;
   /** The same messages as an async iterator (ends when `return()` is called). */
-  subscribe(topic: Topic, key: string): AsyncIterableIterator<StreamMessage>;
+  subscribe<T extends Topic>(topic: T, key: string): AsyncIterableIterator<TopicMessages[T]>;
 }
 
 /**
@@ -37,15 +55,16 @@ export interface DeploymentPubSub {
  * listener for a duplicate on each add and remove), and a publish is a plain loop over them.
  */
 export function createDeploymentPubSub(): DeploymentPubSub {
-  const listeners = new Map<string, Set<StreamListener>>();
+  type AnyListener = (message: TopicMessages[Topic]) => void;
+  const listeners = new Map<string, Set<AnyListener>>();
 
-  const listen = (topic: Topic, key: string, listener: StreamListener) => {
+  const listen = <T extends Topic>(topic: T, key: string, listener: (message: TopicMessages[T]) => void) => {
     const name = `${topic}:${key}`;
     let set = listeners.get(name);
     if (!set) listeners.set(name, (set = new Set()));
     // Each registration is its own entry, so the same function may listen twice, and each
     // returned function removes exactly one of them.
-    const entry: StreamListener = (message) => listener(message);
+    const entry: AnyListener = (message) => listener(message as TopicMessages[T]);
     set.add(entry);
     return () => {
       const current = listeners.get(name);
@@ -61,8 +80,8 @@ export function createDeploymentPubSub(): DeploymentPubSub {
       for (const listener of set) listener(message);
     },
     listen,
-    subscribe(topic, key) {
-      return new Repeater<StreamMessage>(async (push, stop) => {
+    subscribe<T extends Topic>(topic: T, key: string) {
+      return new Repeater<TopicMessages[T]>(async (push, stop) => {
         const unlisten = listen(topic, key, (message) => void push(message));
         await stop;
         unlisten();

@@ -3,9 +3,9 @@ import { Repeater } from 'graphql-yoga';
 import type { Db } from '../db/database.js';
 import { isTerminal } from '../db/tables/deployments.js';
 import type { PostgresNotifications } from '../pubsub/postgres-notifications.js';
-import { isResync, type DeploymentPubSub, type PublishedEvent, type StreamMessage, type Topic } from '../pubsub/pubsub.js';
+import { isResync, type DeploymentPubSub, type EventTopic, type PublishedEvent, type StreamMessage } from '../pubsub/pubsub.js';
 import type { Viewer } from './auth.js';
-import { InvalidInputError, NotFoundError, ShuttingDownError, type DomainError } from './errors.js';
+import { InvalidInputError, NotFoundError, ShuttingDownError, UnauthenticatedError, type DomainError } from './errors.js';
 import type { HookCaller } from './hooks.js';
 import { toDeploymentEvent } from './models.js';
 
@@ -21,8 +21,9 @@ export interface DeploymentStreamsProps {
 export type StreamScope = { viewer: Viewer } | { hook: HookCaller };
 
 /**
- * The last item of a stream that the server cuts short (it is shutting down): what to tell the
- * subscriber, so that it can tell this end from the deployment's own.
+ * The last item of a stream that the server cuts short (it is shutting down, or the stream's API
+ * token was revoked): what to tell the subscriber, so that it can tell this end from the
+ * deployment's own.
  */
 export interface StreamEnded {
   ended: DomainError;
@@ -46,7 +47,8 @@ interface OpenStream {
  * Live deployment status for subscriptions and the hook route's follow mode. Every stream starts
  * from deployment_events (the current state, or everything after `afterSequence`), then applies
  * notifications in sequence order: a gap, a resync or a duplicate is settled by reading the table,
- * so a subscriber sees each event exactly once, in order, even across LISTEN reconnects.
+ * so a subscriber sees each event exactly once, in order, even across LISTEN reconnects. A stream
+ * opened with an API token ends, with an error, as soon as that token is revoked.
  */
 export class DeploymentStreams {
   /** The open streams, so shutting down ends them all. */
@@ -93,7 +95,8 @@ export class DeploymentStreams {
     const start = afterSequence ?? Math.max(0, deployment.last_sequence - 1);
     // Finished, and the subscriber already has the last event: nothing will ever follow.
     if (isTerminal(deployment.status) && start >= deployment.last_sequence) return emptyStream();
-    return this.stream('deployment:status', deploymentId, { [deploymentId]: start }, true);
+    const tokenId = 'viewer' in scope ? scope.viewer.tokenId : null;
+    return this.stream('deployment:status', deploymentId, { [deploymentId]: start }, true, tokenId);
   }
 
   /** Every deployment of a service: the current state of those still in progress, then each change. */
@@ -114,18 +117,20 @@ export class DeploymentStreams {
     const positions = Object.fromEntries(inProgress.map((d) => [d.id, d.last_sequence - 1]));
     // The database's clock, as event times are: events from here on belong to this stream.
     const { rows } = await sql<{ now: Date }>`select now() as now`.execute(this.props.db);
-    return this.stream('service:events', serviceId, positions, false, rows[0]!.now);
+    return this.stream('service:events', serviceId, positions, false, viewer.tokenId, rows[0]!.now);
   }
 
   /**
    * `positions` holds, per deployment, the last sequence the subscriber has; events after it are
    * read from the table first. A single-deployment stream completes after the terminal event.
+   * `tokenId`: the API token it was opened with (null for a hook's follow mode).
    */
   private stream(
-    topic: Topic,
+    topic: EventTopic,
     key: string,
     positions: Record<string, number>,
     completeOnTerminal: boolean,
+    tokenId: string | null,
     since?: Date,
   ): AsyncIterableIterator<StreamItem> {
     const { db, pubsub, notifications } = this.props;
@@ -157,6 +162,13 @@ export class DeploymentStreams {
       };
       this.open.add(self);
       const untrack = notifications.track(topic, key);
+
+      // Revocations arrive through the LISTEN connection, as events do, so checking costs nothing
+      // per event; one heard just before this stream began listening is remembered there.
+      const revoked = () => void end(new UnauthenticatedError('the API token this subscription was opened with has been revoked'));
+      const unlistenRevoked = tokenId === null ? () => {} : pubsub.listen('api-token:revoked', tokenId, revoked);
+      const untrackToken = tokenId === null ? () => {} : notifications.track('api-token:revoked', tokenId);
+      if (tokenId !== null && notifications.wasRevokedRecently(tokenId)) revoked();
 
       const emit = async (event: PublishedEvent) => {
         if (finished || event.sequence <= (last.get(event.deploymentId) ?? 0)) return;
@@ -233,6 +245,8 @@ export class DeploymentStreams {
       if (retry) clearTimeout(retry);
       untrack();
       unlisten();
+      untrackToken();
+      unlistenRevoked();
     });
   }
 }

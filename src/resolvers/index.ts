@@ -33,7 +33,7 @@ export function createDomainServices(props: DomainServicesProps): DomainServices
   const { db } = props;
   return {
     auth: new AuthService({ db }),
-    organizations: new OrganizationService({ db }),
+    organizations: new OrganizationService({ db, onTokenRevoked: (tokenId) => props.notifications.notifyTokenRevoked(tokenId) }),
     catalog: new ServiceCatalog({ db }),
     hooks: new HookService({ db, publicUrl: props.publicUrl }),
     deployments: new DeploymentService({

@@ -10,8 +10,14 @@ import { parseName } from './validation.js';
 const DEFAULT_ORGANIZATION_NAME = 'Default';
 const ROLES: readonly Role[] = ['ADMIN', 'MEMBER', 'VIEWER'];
 
+export interface OrganizationServiceProps {
+  db: Db;
+  /** Called after a revocation has committed, so every replica ends the token's open streams. */
+  onTokenRevoked?: (tokenId: string) => void;
+}
+
 export class OrganizationService {
-  constructor(private readonly props: { db: Db }) {}
+  constructor(private readonly props: OrganizationServiceProps) {}
 
   async getOrganization(viewer: Viewer): Promise<Organization> {
     const row = await this.props.db
@@ -79,8 +85,9 @@ export class OrganizationService {
   }
 
   /**
-   * ADMIN only. Every replica checks tokens against the database on each request, so the token
-   * stops working everywhere at once. Revoking twice keeps the first time.
+   * ADMIN only. Every replica checks tokens against the database on each request, and hears of the
+   * revocation to end the subscriptions opened with it, so the token stops working everywhere at
+   * once. Revoking twice keeps the first time.
    */
   async revokeApiToken(viewer: Viewer, id: string): Promise<ApiToken> {
     requireRole(viewer, 'ADMIN');
@@ -94,7 +101,10 @@ export class OrganizationService {
       .$if(!viewer.platformAdmin, (qb) => qb.where('platform_admin', '=', false))
       .returningAll()
       .executeTakeFirst();
-    if (row) return toApiToken(row);
+    if (row) {
+      this.props.onTokenRevoked?.(row.id);
+      return toApiToken(row);
+    }
     const protectedToken = await this.props.db
       .selectFrom('api_tokens')
       .select('id')

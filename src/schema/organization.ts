@@ -94,7 +94,7 @@ const RevokeApiTokenPayload = builder.objectRef<{ apiToken: ApiToken }>('RevokeA
 builder.mutationField('revokeApiToken', (t) =>
   t.field({
     type: RevokeApiTokenPayload,
-    description: 'ADMIN only: the token stops working on every replica at once.',
+    description: 'ADMIN only: the token stops working on every replica at once; subscriptions opened with it end with an UNAUTHENTICATED error.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_, { id }, ctx) => ({ apiToken: await ctx.services.organizations.revokeApiToken(ctx.viewer, String(id)) }),
   }),
