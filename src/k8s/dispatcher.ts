@@ -144,12 +144,19 @@ export class DeploymentDispatcher {
         }),
       );
 
+      // Every run created in this pass is recorded in one statement (the rows are locked by this
+      // transaction, so the attempt count read with them is current).
+      const created = outcomes.filter((o) => o.error === null).map((o) => o.row.id);
+      if (created.length > 0) {
+        await tx
+          .updateTable('deployments')
+          .set({ dispatched_at: sql`now()`, dispatch_attempts: sql`dispatch_attempts + 1` })
+          .where('id', 'in', created)
+          .execute();
+      }
       const failed = [];
       for (const { row, error } of outcomes) {
-        if (error === null) {
-          await tx.updateTable('deployments').set({ dispatched_at: sql`now()`, dispatch_attempts: row.dispatch_attempts + 1 }).where('id', '=', row.id).execute();
-          continue;
-        }
+        if (error === null) continue;
         const attempts = row.dispatch_attempts + 1;
         const expired = Date.now() - row.created_at.getTime() >= this.giveUpAfterMs;
         if (!isTransient(error) || expired) {

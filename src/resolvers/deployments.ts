@@ -129,6 +129,10 @@ export class DeploymentService {
     times: { startedAt?: Date | null; finishedAt?: Date | null } = {},
     executor: DbExecutor = this.props.db,
   ): Promise<DeploymentEvent | null> {
+    const before = statusesBefore(next.status);
+    // Nothing comes before QUEUED, the status every deployment is created with: observing it (a
+    // PipelineRun just created, or pending) can never be a transition, so it costs no statement.
+    if (before.length === 0) return null;
     const terminal = isTerminal(next.status);
     const result = await sql<Selectable<Database['deployment_events']>>`
       with current as (
@@ -143,7 +147,7 @@ export class DeploymentService {
             started_at = case when ${next.status} <> 'QUEUED' then coalesce(d.started_at, ${times.startedAt ?? null}::timestamptz, now()) else d.started_at end,
             finished_at = case when ${terminal} then coalesce(${times.finishedAt ?? null}::timestamptz, now()) else d.finished_at end
         from current c
-        where d.id = c.id and c.status = any(${statusesBefore(next.status)}::text[])
+        where d.id = c.id and c.status = any(${before}::text[])
         returning d.id, d.last_sequence, c.status as previous_status, d.updated_at
       )
       insert into deployment_events (deployment_id, sequence, status, previous_status, reason, message, at)
