@@ -38,7 +38,8 @@ describe('the cluster as its own process (npm run cluster)', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'local-cluster-process-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const { child, url, output } = await startStandalone(dataDir);
-    expect(output()).toContain(`kubeconfig: ${join(dataDir, 'kubeconfig')}`);
+    // The path is printed on its own line, which may arrive a moment after the URL's.
+    await waitFor(() => output().includes(`kubeconfig: ${join(dataDir, 'kubeconfig')}`) || undefined, 'the cluster to print its kubeconfig path', 10_000);
     expect(await readFile(join(dataDir, 'kubeconfig'), 'utf8')).toContain(`server: "${url}"`);
 
     const kc = new k8s.KubeConfig();
