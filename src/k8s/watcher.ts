@@ -1,4 +1,5 @@
 import { CustomObjectsApi, KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import pLimit from 'p-limit';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { DeploymentService } from '../resolvers/deployments.js';
@@ -90,6 +91,12 @@ export class PipelineRunWatcher {
   /** Per-deployment FIFO of observations still to write, so transitions keep their order. */
   private readonly queues = new Map<string, Array<PipelineRun | 'deleted'>>();
   private readonly draining = new Set<Promise<void>>();
+  /**
+   * Writes in flight at once, across deployments. A (re)list hands over every PipelineRun at once
+   * (ten thousand after a restart): unbounded, their writes would queue on the pool until its
+   * connection timeout and fail in thousands; bounded, they go through at the database's pace.
+   */
+  private readonly writes = pLimit(8);
   /** Times the watch was restarted after an error or a stall. */
   restarts = 0;
 
@@ -222,7 +229,7 @@ export class PipelineRunWatcher {
     while (queue.length > 0) {
       const observation = queue[0]!;
       try {
-        await this.apply(name, observation);
+        await this.writes(() => this.apply(name, observation));
         queue.shift();
       } catch (error) {
         if (this.stopped) break;
