@@ -187,8 +187,8 @@ export class DeploymentDispatcher {
   }
 }
 
-/** 0.5 s doubling to 30 s, with jitter so replicas do not retry in step. */
+/** 0.5 s doubling to 10 s (so work resumes soon after an outage), with jitter so replicas do not retry in step. */
 function backoffMs(attempts: number): number {
-  const base = Math.min(30_000, 500 * 2 ** Math.min(attempts - 1, 10));
+  const base = Math.min(10_000, 500 * 2 ** Math.min(attempts - 1, 10));
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }

@@ -103,7 +103,7 @@ export class PipelineRunWatcher {
   constructor(private readonly props: PipelineRunWatcherProps) {
     this.silenceTimeoutMs = props.silenceTimeoutMs ?? 90_000;
     this.connectTimeoutMs = props.connectTimeoutMs ?? 15_000;
-    this.maxBackoffMs = props.maxBackoffMs ?? 30_000;
+    this.maxBackoffMs = props.maxBackoffMs ?? 10_000;
     const timeoutSeconds = props.watchTimeoutSeconds ?? 60;
     const api = props.kubeConfig.makeApiClient(CustomObjectsApi);
     const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
