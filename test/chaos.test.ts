@@ -8,7 +8,7 @@ import { SCENARIOS } from '../chaos/suite.js';
 /**
  * The fault scenarios of `npm run chaos` that fit in CI time: scenario 1 with 300 calls instead of
  * 2,000, scenarios 2 and 4 exactly as the suite runs them. Scenario 3 (a 30 s Kubernetes outage,
- * then a watch stall that only the 90 s watchdog ends) runs only there. The app, the local
+ * then a watch stall that only the 45 s watchdog ends) runs only there. The app, the local
  * cluster and the load are processes of their own; PostgreSQL is a server this file starts, stops
  * and restarts. Each scenario checks its own invariants; these tests also pin the key figures.
  */

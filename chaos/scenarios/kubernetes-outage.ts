@@ -37,7 +37,7 @@ export interface KubernetesOutageOptions {
  *
  * Proves: no status transition is lost or repeated (every deployment's events are numbered 1..n and
  * only move forward), every deployment reaches the terminal status its PipelineRun reached, and
- * each has exactly one PipelineRun. With the production watchdog (90 s of silence) the stall costs
+ * each has exactly one PipelineRun. With the production watchdog (45 s of silence) the stall costs
  * about that long; the figures say how long each recovery took.
  */
 export async function kubernetesOutageScenario(run: ChaosRun, options: KubernetesOutageOptions): Promise<ScenarioResult> {

@@ -101,10 +101,13 @@ export class PipelineRunWatcher {
   restarts = 0;
 
   constructor(private readonly props: PipelineRunWatcherProps) {
-    this.silenceTimeoutMs = props.silenceTimeoutMs ?? 90_000;
+    // The server ends every watch after `timeoutSeconds` (the informer then resumes from the last
+    // version, without a relist), and sends bookmarks meanwhile: a watch silent for longer than
+    // that and half again is stalled, not quiet.
+    this.silenceTimeoutMs = props.silenceTimeoutMs ?? 45_000;
     this.connectTimeoutMs = props.connectTimeoutMs ?? 15_000;
     this.maxBackoffMs = props.maxBackoffMs ?? 10_000;
-    const timeoutSeconds = props.watchTimeoutSeconds ?? 60;
+    const timeoutSeconds = props.watchTimeoutSeconds ?? 30;
     const api = props.kubeConfig.makeApiClient(CustomObjectsApi);
     const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
     const path = `/apis/${PIPELINE_RUN_GROUP}/${PIPELINE_RUN_VERSION}/namespaces/${props.namespace}/${PIPELINE_RUN_PLURAL}?allowWatchBookmarks=true&timeoutSeconds=${timeoutSeconds}`;
