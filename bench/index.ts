@@ -30,8 +30,8 @@ function countsArg(name: string): number[] | null {
   return arg ? arg.slice(name.length + 3).split(',').map(Number) : null;
 }
 const sizes = {
-  fanout: countsArg('fanout') ?? (quick ? [1_000, 3_000] : [1_000, 10_000]),
-  leakCycles: countsArg('leak')?.[0] ?? (quick ? 2_000 : 10_000),
+  fanout: countsArg('fanout') ?? (quick ? [1_000, 2_000] : [1_000, 10_000]),
+  leakCycles: countsArg('leak')?.[0] ?? (quick ? 1_500 : 10_000),
   informerRuns: countsArg('informer')?.[0] ?? (quick ? 2_000 : 10_000),
 };
 
