@@ -301,6 +301,26 @@ export interface DeploymentRow {
   events: Array<{ sequence: number; status: string }>;
 }
 
+/**
+ * The service's deployments once every one is terminal (and, with `nonEmpty`, there is at least
+ * one), or as they are after `timeoutMs`: the caller's checks then say what did not finish.
+ */
+export async function deploymentsWhenFinished(databaseUrl: string, serviceId: string, timeoutMs: number, what: string, nonEmpty = false): Promise<DeploymentRow[]> {
+  try {
+    return await eventually(
+      async () => {
+        const current = await readDeployments(databaseUrl, serviceId);
+        return (!nonEmpty || current.length > 0) && current.every((r) => TERMINAL.includes(r.status)) ? current : undefined;
+      },
+      timeoutMs,
+      what,
+      500,
+    );
+  } catch {
+    return readDeployments(databaseUrl, serviceId);
+  }
+}
+
 export async function readDeployments(databaseUrl: string, serviceId: string): Promise<DeploymentRow[]> {
   return withClient(databaseUrl, async (client) => {
     const { rows } = await client.query<DeploymentRow>(

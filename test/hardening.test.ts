@@ -228,6 +228,33 @@ describe('abuse', () => {
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('answers an ID holding a NUL character as a client error on every query, mutation and route, never an internal one', async () => {
+    const nul = 'dep-\u0000';
+    const operations: Array<[string, Record<string, unknown>]> = [
+      ['query($id: ID!) { deployment(id: $id) { id } }', { id: nul }],
+      ['query($id: ID!) { service(id: $id) { id } }', { id: nul }],
+      ['query($id: ID!) { deployments(serviceId: $id) { edges { node { id } } } }', { id: nul }],
+      ['mutation($id: ID!) { cancelDeployment(id: $id) { deployment { id } } }', { id: nul }],
+      ['mutation($id: ID!) { revokeDeployHook(id: $id) { hook { id } } }', { id: nul }],
+      ['mutation($id: ID!) { revokeApiToken(id: $id) { apiToken { id } } }', { id: nul }],
+      ['mutation($id: ID!) { createDeployHook(input: {serviceId: $id, name: "x"}) { url } }', { id: nul }],
+      ['mutation($id: ID!) { triggerDeployment(input: {serviceId: $id}) { deployment { id } } }', { id: nul }],
+    ];
+    const before = await snapshot();
+    for (const [query, variables] of operations) {
+      const r = await t.gql(t.adminToken, query, variables);
+      expect(r.status, query).toBeLessThan(500);
+      for (const error of r.errors ?? []) expect(error.extensions?.code, query).not.toBe('INTERNAL_SERVER_ERROR');
+      expect(r.data?.deployment ?? r.data?.service ?? null, query).toBeNull();
+    }
+    const status = await fetch(`${hook.url}/deployments/dep-%00`);
+    expect(status.status).toBeGreaterThanOrEqual(400);
+    expect(status.status).toBeLessThan(500);
+    const trigger = await fetch(`${t.app.url}/hooks/svc-%00/${hook.token}`, { method: 'POST' });
+    expect(trigger.status).toBe(401);
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('meets 300 wrong tokens in a row with 429 and stays healthy', async () => {
     const limited = await startTestApp({ AUTH_FAILURE_LIMIT: '30' });
     try {

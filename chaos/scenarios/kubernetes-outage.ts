@@ -1,6 +1,7 @@
 import { ScenarioReport, type ScenarioResult } from '../report.js';
 import {
   createHookedService,
+  deploymentsWhenFinished,
   eventually,
   historyProblem,
   listPipelineRuns,
@@ -16,7 +17,6 @@ import {
   TERMINAL,
   waitReady,
   type ChaosRun,
-  type DeploymentRow,
 } from '../stack.js';
 
 const WATCH_RESTARTS = 'stackblaze_watch_restarts_total';
@@ -144,20 +144,7 @@ export async function kubernetesOutageScenario(run: ChaosRun, options: Kubernete
     report.check(refused.length === 0, 'every hook call was accepted, outage or not', () => `${refused.length} not, e.g. ${refused.slice(0, 3).map((r) => r.s ?? r.e).join(', ')}`);
 
     // Everything must end where its PipelineRun ended, once the watchdog has restarted the silent watch.
-    let rows: DeploymentRow[] = [];
-    try {
-      rows = await eventually(
-        async () => {
-          const current = await readDeployments(databaseUrl, serviceId);
-          return current.length > 0 && current.every((r) => TERMINAL.includes(r.status)) ? current : undefined;
-        },
-        150_000,
-        'every deployment to reach a terminal status',
-        500,
-      );
-    } catch {
-      rows = await readDeployments(databaseUrl, serviceId);
-    }
+    const rows = await deploymentsWhenFinished(databaseUrl, serviceId, 150_000, 'every deployment to reach a terminal status', true);
     report.figure('stallRecoveryMs', Date.now() - stallStartedAt);
     const runs = await listPipelineRuns(cluster);
     const runByName = new Map(runs.map((r) => [r.metadata.name, r]));

@@ -4,9 +4,9 @@ import { ScenarioReport, type ScenarioResult } from '../report.js';
 import { byDeployment, DEPLOYMENT_EVENTS, openSseSubscription, openWsSubscriptions, SERVICE_EVENTS, type Subscriber } from '../subscribers.js';
 import {
   createHookedService,
+  deploymentsWhenFinished,
   eventually,
   listPipelineRuns,
-  readDeployments,
   readiness,
   scenarioDir,
   sleep,
@@ -16,7 +16,6 @@ import {
   TERMINAL,
   waitReady,
   type ChaosRun,
-  type DeploymentRow,
 } from '../stack.js';
 
 export interface PostgresRestartOptions {
@@ -121,21 +120,8 @@ export async function postgresRestartScenario(run: ChaosRun, options: PostgresRe
     }
 
     // The dispatcher and the watch catch up: every deployment has its run and finishes.
-    let rows: DeploymentRow[] = [];
     const settledAt = Date.now();
-    try {
-      rows = await eventually(
-        async () => {
-          const current = await readDeployments(databaseUrl, serviceId);
-          return current.every((r) => TERMINAL.includes(r.status)) ? current : undefined;
-        },
-        90_000,
-        'every deployment to finish',
-        500,
-      );
-    } catch {
-      rows = await readDeployments(databaseUrl, serviceId);
-    }
+    const rows = await deploymentsWhenFinished(databaseUrl, serviceId, 90_000, 'every deployment to finish');
     report.figure('settleMs', Date.now() - settledAt);
     const unfinished = rows.filter((r) => !TERMINAL.includes(r.status));
     report.check(unfinished.length === 0, 'every deployment reached a terminal status', () => `${unfinished.length} not, e.g. ${unfinished.slice(0, 3).map((r) => `${r.id} ${r.status}`).join(', ')}`);

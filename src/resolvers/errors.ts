@@ -100,13 +100,17 @@ const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT
 
 /**
  * Database outages (refused or dropped connections, a server shutting down, pool time-outs)
- * become UnavailableError so callers answer 503 with Retry-After rather than 500.
+ * become UnavailableError so callers answer 503 with Retry-After rather than 500; text the
+ * database cannot store becomes a client error.
  */
 export function asDomainError(error: unknown): DomainError | undefined {
   if (error instanceof DomainError) return error;
   if (!(error instanceof Error)) return undefined;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return new UnavailableError();
+  // PostgreSQL text cannot hold NUL (22021): an ID or name carrying one was sent by a client and
+  // matches nothing that exists, whichever of the many inputs it came through.
+  if (code === '22021') return new DomainError('BAD_USER_INPUT', 'a value contains a NUL character, which no ID or name can hold');
   if (/timeout exceeded when trying to connect|Connection terminated|connection timeout|Query read timeout/i.test(error.message)) {
     return new UnavailableError();
   }
