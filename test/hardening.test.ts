@@ -212,6 +212,29 @@ describe('abuse', () => {
     expect(JSON.parse(text).errors[0].message).toMatch(/JSON/);
   });
 
+  it('refuses a badly shaped GraphQL request with a JSON error before parsing it: GET variables that are not JSON, a response media type as the body type, an oversized body', async () => {
+    const auth = { authorization: `Bearer ${t.adminToken}` };
+    const get = await fetch(`${t.app.url}/graphql?query=${encodeURIComponent('{ viewer { role } }')}&variables=SECRETx`, { headers: auth });
+    expect(get.status).toBe(400);
+    const getText = await get.text();
+    expect(getText).not.toContain('SECRETx');
+    expect(JSON.parse(getText).errors[0].message).toBe('variables must be a JSON object');
+    const typed = await fetch(`${t.app.url}/graphql`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/graphql-response+json' },
+      body: JSON.stringify({ query: '{ viewer { role } }' }),
+    });
+    expect(typed.status).toBe(415);
+    expect((await typed.json()).errors[0].message).toMatch(/application\/json/);
+    const big = await fetch(`${t.app.url}/graphql`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ viewer { role } }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } }),
+    });
+    expect(big.status).toBe(413);
+    expect((await big.json()).errors[0].message).toMatch(/at most/);
+  });
+
   it('sends no CORS headers: only pages of its own origin (the live page) may read its answers', async () => {
     const preflight = await fetch(`${t.app.url}/graphql`, {
       method: 'OPTIONS',

@@ -43,25 +43,50 @@ function toGraphQLError(error: unknown): GraphQLError | undefined {
   return new GraphQLError(domain.message, { extensions: { code: domain.code, ...domain.details, http } });
 }
 
+/** Largest GraphQL request body (an operation and its variables); larger ones get 413. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
 /**
- * Only JSON request bodies run an operation. A browser's "simple" cross-site POST (text/plain, a
- * form, multipart) cannot set this content type without a CORS preflight, so it can never
- * execute anything (GET needs the Authorization header, which such a request cannot carry).
+ * Refuses, before anything is parsed, requests whose shape is wrong, each with a JSON error:
+ * - only JSON request bodies run an operation. A browser's "simple" cross-site POST (text/plain,
+ *   a form, multipart) cannot set this content type without a CORS preflight, so it can never
+ *   execute anything (GET needs the Authorization header, which such a request cannot carry);
+ * - a body announced over MAX_BODY_BYTES (413);
+ * - GET parameters `variables` and `extensions` that are not JSON objects (400), which yoga would
+ *   otherwise fail on inside the operation.
  */
-function useJsonBodiesOnly(): Plugin {
+function useRequestShape(): Plugin {
+  const refuse = (status: number, message: string, fetchAPI: { Response: typeof Response }) =>
+    new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }), {
+      status,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
   return {
-    onRequest({ request, endResponse, fetchAPI }) {
+    onRequest({ request, url, endResponse, fetchAPI }) {
+      if (request.method === 'GET') {
+        for (const name of ['variables', 'extensions']) {
+          const raw = url.searchParams.get(name);
+          if (raw !== null && !isJsonObject(raw)) return endResponse(refuse(400, `${name} must be a JSON object`, fetchAPI));
+        }
+        return;
+      }
       if (request.method !== 'POST') return;
       const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-      if (type === 'application/json' || type === 'application/graphql-response+json') return;
-      endResponse(
-        new fetchAPI.Response(
-          JSON.stringify({ errors: [{ message: 'send GraphQL requests as application/json', extensions: { code: 'BAD_REQUEST' } }] }),
-          { status: 415, headers: { 'content-type': 'application/json; charset=utf-8' } },
-        ),
-      );
+      if (type !== 'application/json') return endResponse(refuse(415, 'send GraphQL requests as application/json', fetchAPI));
+      if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) {
+        return endResponse(refuse(413, `a GraphQL request body may be at most ${MAX_BODY_BYTES} bytes`, fetchAPI));
+      }
     },
   };
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value === null || (typeof value === 'object' && !Array.isArray(value));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -146,7 +171,7 @@ export function createGraphQLHandler(props: GraphQLHandlerProps): Yoga {
     // No CORS: the live page is served from this origin, and CI and scripts are not browsers. A
     // dashboard on another origin would need its origin listed here, never a reflected one.
     cors: false,
-    plugins: [useJsonBodiesOnly(), authenticateFirst, armor],
+    plugins: [useRequestShape(), authenticateFirst, armor],
     logging: {
       debug: () => {},
       info: () => {},
