@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { runEntryPoint, type RunningProcess } from './support/process.js';
+import { runCommand, runEntryPoint, type RunningProcess } from './support/process.js';
 
 const dataDirs: string[] = [];
 const running: RunningProcess[] = [];
@@ -56,6 +56,19 @@ it('starts with no configuration at all on an embedded PostgreSQL, prints the UR
 
   second.child.kill('SIGTERM');
   expect(await second.exited).toBe(0);
+}, 60_000);
+
+it('drains and exits 0 when `npm start` itself gets SIGTERM, leaving no server behind', async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'stackblaze-npm-start-'));
+  await chmod(dataDir, 0o755);
+  dataDirs.push(dataDir);
+  const npm = runCommand('npm', ['start'], { DATA_DIR: dataDir, PORT: '0' });
+  running.push(npm);
+  const [, graphqlUrl] = await npm.waitFor(/GraphQL: (http:\/\/\S+\/graphql)/, 30_000);
+  npm.child.kill('SIGTERM');
+  expect(await npm.exited).toBe(0);
+  expect(npm.output()).toContain('"msg":"draining"');
+  await expect(fetch(new URL('/healthz', graphqlUrl!))).rejects.toThrow();
 }, 60_000);
 
 it('refuses a bad configuration value with a clear message and exit code 1', async () => {

@@ -15,9 +15,14 @@ export interface RunningProcess {
 
 /** Runs one of the project's entry points the way `npm start` does (tsx), with exactly `env` added. */
 export function runEntryPoint(entry: string, env: Record<string, string>): RunningProcess {
+  return runCommand(process.execPath, ['--import', 'tsx', entry], env);
+}
+
+/** Runs `command` in the repository with the product's own variables cleared, then `env` added. */
+export function runCommand(command: string, args: string[], env: Record<string, string>): RunningProcess {
   const base = { ...process.env };
   for (const name of ['DATABASE_URL', 'KUBECONFIG', 'PORT', 'HOST', 'PUBLIC_URL', 'BOOTSTRAP_ADMIN_TOKEN', 'DATA_DIR', 'LOCAL_TEKTON']) delete base[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {
