@@ -290,11 +290,11 @@ describe('deploy/ manifests', () => {
       }
     });
 
-    it('runs what `npm start` runs, as PID 1 so that SIGTERM reaches the app (npm would not pass it on)', () => {
+    it('runs what `npm start` runs, as PID 1 so that SIGTERM reaches the app', () => {
       const packageJson = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-      const [runner, ...args] = packageJson.scripts.start!.split(/\s+/);
-      expect(runner).toBe('tsx');
-      expect(container.command).toEqual(['node', '--import', 'tsx', ...args]);
+      const [exec, ...command] = packageJson.scripts.start!.split(/\s+/);
+      expect(exec).toBe('exec');
+      expect(container.command).toEqual(command);
     });
 
     it('gives SIGTERM more time than the preStop pause plus the app drain', () => {
