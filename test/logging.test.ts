@@ -42,3 +42,16 @@ it('keeps hook tokens and Authorization values out of every log line', async () 
     expect(lines.filter((l) => l.includes(secret))).toEqual([]);
   }
 });
+
+it('logs a client’s own mistakes below error level, so error lines mean something is wrong here', async () => {
+  const from = lines.length;
+  const serviceId = await createService(t, t.adminToken, 'log-levels');
+  const bad = await t.gql(t.adminToken, 'mutation($id: ID!) { createDeployHook(input: {serviceId: $id, name: ""}) { url } }', { id: serviceId });
+  expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  const missing = await t.gql(t.adminToken, 'mutation { cancelDeployment(id: "dep-nothing") { deployment { id } } }');
+  expect(missing.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const logged = lines.slice(from).map((l) => JSON.parse(l));
+  expect(logged.some((l) => l.msg === 'graphql client error')).toBe(true);
+  expect(logged.filter((l) => l.level >= 50)).toEqual([]);
+});

@@ -80,6 +80,12 @@ function useRequestShape(): Plugin {
   };
 }
 
+/** A domain error other than an outage (which operators need to see). */
+function isClientMistake(error: unknown): boolean {
+  const domain = asDomainError(error);
+  return domain !== undefined && domain.code !== 'UNAVAILABLE';
+}
+
 function isJsonObject(text: string): boolean {
   try {
     const value: unknown = JSON.parse(text);
@@ -176,7 +182,13 @@ export function createGraphQLHandler(props: GraphQLHandlerProps): Yoga {
       debug: () => {},
       info: () => {},
       warn: (...args) => props.log.warn({ args }, 'graphql warning'),
-      error: (...args) => props.log.error({ args }, 'graphql error'),
+      // yoga reports every error it replaced while masking; a client's own mistake (a domain
+      // error: bad input, not found, shutting down) is no server error, and unexpected ones are
+      // logged by maskError below with their stack.
+      error: (...args) =>
+        args.every((a) => isClientMistake(a instanceof GraphQLError ? (a.originalError ?? a) : a))
+          ? props.log.debug({ args }, 'graphql client error')
+          : props.log.error({ args }, 'graphql error'),
     },
     maskedErrors: {
       maskError(error, message) {
