@@ -85,6 +85,8 @@ describe('deploymentStatusChanged over graphql-ws', () => {
       const errors = outcome.results.flatMap((r) => r.errors ?? []) as any[];
       expect(outcome.results.every((r) => r.data == null)).toBe(true);
       expect(errors.map((e) => e.extensions?.code)).toEqual(['NOT_FOUND']);
+      // The HTTP status yoga keeps beside an error is for HTTP answers, not WebSocket messages.
+      expect(errors.map((e) => e.extensions?.http)).toEqual([undefined]);
     }
     expect(JSON.stringify(foreign)).toBe(JSON.stringify(unknown));
   });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, type ExecutionArgs, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
@@ -101,6 +101,10 @@ export function attachGraphQLWebSocket(props: GraphQLWebSocketProps): { close():
         };
         return args;
       },
+      // Errors carry yoga's `extensions.http` (the status an HTTP answer would have): meaningless
+      // in a WebSocket message, so it is left out there. Results without errors pass untouched.
+      onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(withoutHttpExtension) } : undefined),
       execute: (args: ExecutionArgs) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args: ExecutionArgs) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
     },
@@ -117,4 +121,11 @@ export function attachGraphQLWebSocket(props: GraphQLWebSocketProps): { close():
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+function withoutHttpExtension(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {
+  const formatted = error instanceof GraphQLError ? error.toJSON() : error;
+  if (!formatted.extensions || !('http' in formatted.extensions)) return formatted;
+  const { http: _http, ...extensions } = formatted.extensions;
+  return { ...formatted, extensions };
 }
