@@ -297,15 +297,24 @@ describe('abuse', () => {
     }
   });
 
-  it('refuses a revoked API token at once', async () => {
+  it('refuses a revoked API token at once, over HTTP and on a WebSocket it had already opened', async () => {
     const created = await t.gql(t.adminToken, 'mutation { createApiToken(input: {name: "short-lived", role: MEMBER}) { apiToken { id } token } }');
     const { apiToken, token } = created.data.createApiToken;
     expect((await t.gql(token, '{ viewer { role } }')).data.viewer.role).toBe('MEMBER');
+    const s = await rawSocket(t.app.url);
+    s.send({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
+    expect((await s.next()).type).toBe('connection_ack');
     const revoked = await t.gql(t.adminToken, 'mutation($id: ID!) { revokeApiToken(id: $id) { apiToken { id revokedAt } } }', { id: apiToken.id });
     expect(revoked.data.revokeApiToken.apiToken.revokedAt).not.toBeNull();
     const after = await t.gql(token, '{ viewer { role } }');
     expect(after.status).toBe(401);
     expect(after.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    s.send({ id: 'late', type: 'subscribe', payload: { query: '{ viewer { role } }' } });
+    const refused = await s.next();
+    expect(refused).toMatchObject({ id: 'late', type: 'error' });
+    // The status an HTTP answer would have is no part of a WebSocket message.
+    expect(refused.payload).toEqual([{ message: expect.any(String), extensions: { code: 'UNAUTHENTICATED' } }]);
+    s.ws.close();
   });
 });
 
