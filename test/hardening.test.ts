@@ -233,6 +233,17 @@ describe('abuse', () => {
     });
     expect(big.status).toBe(413);
     expect((await big.json()).errors[0].message).toMatch(/at most/);
+    const port = Number(new URL(t.app.url).port);
+    const chunked = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () =>
+        socket.write(`POST /graphql HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.adminToken}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\n{"que\r\n`),
+      );
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(chunked).toMatch(/^HTTP\/1\.1 411 /);
   });
 
   it('sends no CORS headers: only pages of its own origin (the live page) may read its answers', async () => {

@@ -51,7 +51,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
  * - only JSON request bodies run an operation. A browser's "simple" cross-site POST (text/plain,
  *   a form, multipart) cannot set this content type without a CORS preflight, so it can never
  *   execute anything (GET needs the Authorization header, which such a request cannot carry);
- * - a body announced over MAX_BODY_BYTES (413);
+ * - a body without a Content-Length (411) or announced over MAX_BODY_BYTES (413);
  * - GET parameters `variables` and `extensions` that are not JSON objects (400), which yoga would
  *   otherwise fail on inside the operation.
  */
@@ -73,7 +73,11 @@ function useRequestShape(): Plugin {
       if (request.method !== 'POST') return;
       const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/json') return endResponse(refuse(415, 'send GraphQL requests as application/json', fetchAPI));
-      if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) {
+      // Every GraphQL client sends a length; a body streamed without one could not be capped
+      // before yoga reads it whole.
+      const length = request.headers.get('content-length');
+      if (length === null) return endResponse(refuse(411, 'send a Content-Length with the request body', fetchAPI));
+      if (Number(length) > MAX_BODY_BYTES) {
         return endResponse(refuse(413, `a GraphQL request body may be at most ${MAX_BODY_BYTES} bytes`, fetchAPI));
       }
     },
