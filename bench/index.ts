@@ -165,7 +165,7 @@ try {
       return fanoutFigures(run, baseline, run.subscribers <= 1_000 ? 100 : 500);
     });
     report.fanout = {
-      note: quick ? `quick mode: the large run has ${sizes.fanout[1]} subscribers instead of 10000` : 'full mode: 1000 and 10000 subscribers',
+      note: `${sizes.fanout.join(' and ')} subscribers (${quick ? 'quick' : 'full'} mode)`,
       runs: figures,
     };
   });

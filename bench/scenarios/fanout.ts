@@ -44,6 +44,32 @@ function perConnection(before: NodeJS.MemoryUsage, after: NodeJS.MemoryUsage, co
   };
 }
 
+/** One run's figures; `cpu` is the server's CPU time before and after subscribing, then before and after delivering. */
+function runFigures(r: {
+  n: number;
+  subscribers: Subscriber[];
+  failed: number;
+  seconds: number;
+  startedAt: number;
+  before: NodeJS.MemoryUsage;
+  after: NodeJS.MemoryUsage;
+  cpu: [number, number, number, number];
+}): FanoutRun {
+  const received = delays(r.subscribers, r.startedAt);
+  const [subscribeCpu, subscribedCpu, deliverCpu, deliveredCpu] = r.cpu;
+  return {
+    subscribeCpuMicros: round((subscribedCpu - subscribeCpu) / r.n),
+    deliverCpuMicros: round((deliveredCpu - deliverCpu) / r.n),
+    subscribers: r.n,
+    connected: r.subscribers.length,
+    failedToConnect: r.failed,
+    rampSeconds: r.seconds,
+    delayMs: distribution(received),
+    missing: r.subscribers.length - received.length,
+    ...perConnection(r.before, r.after, r.subscribers.length),
+  };
+}
+
 async function ramp(count: number, open: () => Promise<Subscriber>): Promise<{ subscribers: Subscriber[]; failed: number; seconds: number }> {
   const subscribers: Subscriber[] = [];
   const started = performance.now();
@@ -86,18 +112,7 @@ export async function fanout(env: BenchEnvironment, sizes: number[]): Promise<Fa
         await waitFor(() => subscribers.every((s) => s.receivedAt !== null), 60_000, 10);
       });
       const deliveredCpu = await cpuMicros(app.child);
-      const received = delays(subscribers, startedAt);
-      appRuns.push({
-        subscribeCpuMicros: round((subscribedCpu - subscribeCpu) / n),
-        deliverCpuMicros: round((deliveredCpu - deliverCpu) / n),
-        subscribers: n,
-        connected: subscribers.length,
-        failedToConnect: failed,
-        rampSeconds: seconds,
-        delayMs: distribution(received),
-        missing: subscribers.length - received.length,
-        ...perConnection(before.memory, after.memory, subscribers.length),
-      });
+      appRuns.push(runFigures({ n, subscribers, failed, seconds, startedAt, before: before.memory, after: after.memory, cpu: [subscribeCpu, subscribedCpu, deliverCpu, deliveredCpu] }));
       await closeAll(subscribers);
       await waitFor(async () => (await app.stats(false)).openStreams === 0, 60_000, 200);
     }
@@ -121,18 +136,7 @@ export async function fanout(env: BenchEnvironment, sizes: number[]): Promise<Fa
       await res.arrayBuffer();
       await waitFor(() => subscribers.every((s) => s.receivedAt !== null), 60_000, 10);
       const deliveredCpu = await cpuMicros(server);
-      const received = delays(subscribers, startedAt);
-      baselineRuns.push({
-        subscribeCpuMicros: round((subscribedCpu - subscribeCpu) / n),
-        deliverCpuMicros: round((deliveredCpu - deliverCpu) / n),
-        subscribers: n,
-        connected: subscribers.length,
-        failedToConnect: failed,
-        rampSeconds: seconds,
-        delayMs: distribution(received),
-        missing: subscribers.length - received.length,
-        ...perConnection(before.memory, after.memory, subscribers.length),
-      });
+      baselineRuns.push(runFigures({ n, subscribers, failed, seconds, startedAt, before: before.memory, after: after.memory, cpu: [subscribeCpu, subscribedCpu, deliverCpu, deliveredCpu] }));
       await closeAll(subscribers);
       await waitFor(async () => (await server.call<{ clients: number }>('stats')).clients === 0, 30_000, 200);
     }
