@@ -122,13 +122,6 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedPo
   const lockFile = path.join(root, 'postgres.owner.pid');
   let release: (() => void) | null = claimOwnerLock(lockFile, `${databaseDir} (the embedded PostgreSQL's data)`);
   try {
-    return await startLocked();
-  } catch (error) {
-    release();
-    throw error;
-  }
-
-  async function startLocked(): Promise<EmbeddedPostgres> {
     const secretFile = path.join(root, 'postgres-password');
     if (!existsSync(secretFile)) {
       await fs.writeFile(secretFile, randomBytes(24).toString('hex'), { mode: 0o600 });
@@ -158,14 +151,14 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedPo
     } else {
       await stopLeftoverServer(databaseDir);
     }
-    const start = async () => {
+    const startServer = async () => {
       try {
         await server.start();
       } catch (error) {
         throw new Error(`the embedded PostgreSQL did not start: ${logs.join('').trim().slice(-2000) || String(error)}`);
       }
     };
-    await start();
+    await startServer();
 
     return {
       connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
@@ -177,8 +170,11 @@ export async function startEmbeddedPostgres(dataDir: string, options: EmbeddedPo
       },
       start: async () => {
         release ??= claimOwnerLock(lockFile, `${databaseDir} (the embedded PostgreSQL's data)`);
-        await start();
+        await startServer();
       },
     };
+  } catch (error) {
+    release?.();
+    throw error;
   }
 }
